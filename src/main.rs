@@ -1,0 +1,60 @@
+use std::process::ExitCode;
+
+use zen_watcher::config::{Config, LoadOutcome};
+use zen_watcher::{shutdown, telemetry};
+
+fn main() -> ExitCode {
+    let config = match Config::load() {
+        Ok(LoadOutcome::Run(config)) => config,
+        Ok(LoadOutcome::Display(output)) => {
+            let _ = output.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            eprintln!("zen-watcher: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if config_printing_requested() {
+        return match serde_json::to_string_pretty(&config) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("zen-watcher: printing the configuration: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match run(*config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("zen-watcher: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_printing_requested() -> bool {
+    std::env::args().any(|a| a == "--print-config")
+}
+
+#[tokio::main]
+async fn run(config: Config) -> anyhow::Result<()> {
+    telemetry::init_logging(&config.log_level, config.log_format)?;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        identity = %config.identity,
+        namespace = %config.namespace,
+        leader_election = config.leader_election.is_some(),
+        "zen-watcher starting"
+    );
+    tracing::debug!(config = %serde_json::to_string(&config)?, "configuration");
+    let signal = shutdown::signal().await?;
+    tracing::info!(signal, "shutting down");
+    Ok(())
+}
