@@ -286,6 +286,7 @@ fn printed_config_redacts_the_token() {
 #[test]
 fn help_lists_every_setting_with_its_env() {
     let help = Args::command().render_long_help().to_string();
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
     for arg in Args::command().get_arguments() {
         if arg.is_hide_set() {
             continue;
