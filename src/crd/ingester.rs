@@ -17,6 +17,8 @@ pub const RESERVED_PATHS: [&str; 5] = [
 ];
 
 /// Declares a source of events: an informer on any resource, or a webhook path.
+// Each `printcolumn(...)` repeats `type_ = "string"`; clippy mistakes that for a duplicate.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "zen.kube-zen.io",

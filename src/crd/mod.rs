@@ -25,6 +25,10 @@ pub const VERSION: &str = "v1alpha1";
 /// Maximum length of a `source`: `<source>-<16 hex>` then stays within the 63 characters of a
 /// label value and a DNS-1123 label.
 pub const SOURCE_MAX_LEN: usize = 40;
+const _: () = assert!(
+    SOURCE_MAX_LEN + 1 + 16 <= 63,
+    "<source>-<hash> must fit a label value"
+);
 /// A DNS-1123 label: what `source` must look like so it is a valid name prefix and label value.
 pub const SOURCE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 

@@ -9,6 +9,8 @@ use super::common::{Category, ResourceRef, Severity, free_form_object};
 ///
 /// Occurrences (webhook sources) count recurrences in `status.occurrences`; findings (report
 /// sources) mirror a finding's presence and get `status.resolvedAt` when it disappears.
+// Each `printcolumn(...)` repeats `type_ = "string"`; clippy mistakes that for a duplicate.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[kube(
     group = "zen.kube-zen.io",

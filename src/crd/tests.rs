@@ -143,12 +143,6 @@ fn observation_status_schema() {
 }
 
 #[test]
-fn source_limit_keeps_names_and_labels_valid() {
-    // `<source>-<16 hex>` must fit a 63-character label value.
-    assert!(SOURCE_MAX_LEN + 1 + 16 <= 63);
-}
-
-#[test]
 fn ingester_identity_and_columns() {
     let crd = crd_json("ingesters.zen.kube-zen.io");
     assert_eq!(crd["spec"]["names"]["kind"], "Ingester");

@@ -1,0 +1,67 @@
+# zen-watcher: `make test` is the one command CI runs (.ci/run calls it).
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+# Build output lives outside the clone: CI runs in a fresh clone, so a target dir inside it
+# would always be cold. Cargo's own fingerprints decide what to rebuild.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/zen-watcher/cargo-target
+export CARGO_TERM_COLOR ?= never
+TOOLS_BIN := $(CURDIR)/.tools/bin
+export PATH := $(TOOLS_BIN):$(PATH)
+CHART := charts/zen-watcher
+
+.PHONY: build test lint fmt fmt-check clippy actionlint unit crds crds-check readme \
+        tools cluster-up cluster-down e2e demo
+
+build: ## Build the workspace (debug)
+	cargo build --workspace --locked
+
+test: lint unit crds-check e2e ## Everything CI checks
+
+lint: fmt-check clippy actionlint ## Formatting, clippy on every target, workflow lint
+
+fmt: ## Format the code
+	cargo fmt --all
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+actionlint:
+	scripts/install-actionlint.sh
+	$(TOOLS_BIN)/actionlint -color=false .github/workflows/*.yml
+
+unit: ## Unit and binary tests (no cluster)
+	cargo test --workspace --locked --exclude zen-watcher-e2e
+
+crds: ## Regenerate the chart's CRD files from src/crd
+	rm -f $(CHART)/files/crds/*.yaml
+	cargo run -q --locked -p crd-gen -- --out-dir $(CHART)/files/crds
+
+crds-check: ## Fail when the chart's CRD files differ from crd-gen's output
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	cargo run -q --locked -p crd-gen -- --out-dir "$$tmp" && \
+	if ! diff -ru "$$tmp" $(CHART)/files/crds; then \
+	  echo "charts/zen-watcher/files/crds is out of date: run 'make crds'" >&2; exit 1; fi
+
+readme: ## Regenerate the README's configuration table from --help
+	ZEN_UPDATE_README=1 cargo test -q --locked --lib readme_configuration_table_matches_help
+
+tools: ## Install kubectl and helm (pinned) into .tools/bin
+	scripts/install-tools.sh
+
+cluster-up: ## Start the local kube-apiserver + etcd; writes e2e/.run/kubeconfig
+	scripts/cluster-up.sh
+
+cluster-down: ## Stop the local control plane (by PID)
+	scripts/cluster-down.sh
+
+e2e: ## End-to-end tests against a real apiserver (starts one when none runs)
+	scripts/e2e.sh
+
+demo: ## A local demo (arrives with a later issue)
+	@echo "make demo is not built yet: it arrives with the runtime and chart issues (see README)." >&2
+	@exit 1
