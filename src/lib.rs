@@ -2,5 +2,7 @@
 
 pub mod config;
 pub mod crd;
+pub mod event;
+pub mod pipeline;
 pub mod shutdown;
 pub mod telemetry;

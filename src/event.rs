@@ -1,0 +1,210 @@
+//! The normalised Event every source produces and the pipeline filters, deduplicates and writes.
+
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use crate::crd::{Category, ResourceRef, Severity};
+
+/// One event, normalised. Sources build it; the filter reads it; dedup and the writer key it
+/// by `fingerprint`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// `spec.source` of the Observation: `falco`, `audit`, `kyverno`, `trivy` or an Ingester's.
+    pub source: String,
+    pub category: Category,
+    pub severity: Severity,
+    /// `^[a-z0-9_-]+$`, e.g. `runtime_alert`, `policy_violation`, `vulnerability`.
+    pub event_type: String,
+    /// The object the event is about. Its namespace is where the Observation lives.
+    pub resource: Option<ResourceRef>,
+    /// Source-specific data kept on the Observation (capped by the writer).
+    pub details: Map<String, Value>,
+    pub detected_at: Timestamp,
+    /// The source-specific identity; the Observation name derives from it.
+    pub fingerprint: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// Per-Ingester TTL; `None` means the global setting.
+    pub ttl: Option<Duration>,
+    /// The Ingester (namespace, name) the event came through, if any.
+    pub ingester: Option<IngesterRef>,
+    pub kind: EventKind,
+    /// Source facts the filter rules match on but that are not part of the Observation spec.
+    pub facts: Facts,
+}
+
+/// Which Ingester an event came through.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IngesterRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// The two kinds of Observation (DESIGN §4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// Webhook sources: a recurrence increments `status.occurrences`.
+    Occurrence,
+    /// Report and informer sources: the Observation mirrors a finding of the object `origin`.
+    Finding { origin: Origin },
+}
+
+/// The watched object a finding comes from (a report, or an Ingester's watched object).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub uid: String,
+    pub resource_version: Option<String>,
+}
+
+/// Source facts rules can match on: `rule` (Falco rule, Kyverno policy/rule), `result`
+/// (Kyverno/openreports result) and `stage` (audit stage).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub rule: Option<String>,
+    pub result: Option<String>,
+    pub stage: Option<String>,
+}
+
+impl Event {
+    /// The namespace of the object the event is about, if any.
+    pub fn namespace(&self) -> Option<&str> {
+        self.resource.as_ref().and_then(|r| r.namespace.as_deref())
+    }
+
+    /// The kind of the object the event is about, if any.
+    pub fn resource_kind(&self) -> Option<&str> {
+        self.resource.as_ref().and_then(|r| r.kind.as_deref())
+    }
+
+    /// The value at a dotted path, for filter expressions: `source`, `category`, `severity`,
+    /// `eventType`, `namespace`, `kind`, `name`, `rule`, `result`, `stage`, `fingerprint`,
+    /// `details.<path>`, and the Observation-shaped aliases `spec.<field>`,
+    /// `spec.resource.<field>`, `spec.details.<path>` and `metadata.namespace`.
+    pub fn field(&self, path: &str) -> Option<Value> {
+        let path = path.strip_prefix("spec.").unwrap_or(path);
+        let text = |s: Option<&str>| s.map(|s| Value::String(s.to_string()));
+        let resource = self.resource.as_ref();
+        match path {
+            "source" => text(Some(&self.source)),
+            "category" => text(Some(self.category.as_str())),
+            "severity" => text(Some(self.severity.as_str())),
+            "eventType" | "event_type" => text(Some(&self.event_type)),
+            "namespace" | "metadata.namespace" | "resource.namespace" => text(self.namespace()),
+            "kind" | "resource.kind" => text(self.resource_kind()),
+            "name" | "resource.name" => text(resource.and_then(|r| r.name.as_deref())),
+            "apiVersion" | "resource.apiVersion" => {
+                text(resource.and_then(|r| r.api_version.as_deref()))
+            }
+            "rule" => text(self.facts.rule.as_deref()),
+            "result" => text(self.facts.result.as_deref()),
+            "stage" => text(self.facts.stage.as_deref()),
+            "fingerprint" => text(Some(&self.fingerprint)),
+            "title" => text(self.title.as_deref()),
+            _ => {
+                let rest = path.strip_prefix("details.")?;
+                lookup_path(&self.details, rest).cloned()
+            }
+        }
+    }
+}
+
+/// Follows a dotted path (`a.b.c`) through nested JSON objects. A segment that is a number
+/// indexes an array. A key that itself contains dots (`k8s.pod.name`) is found when the
+/// longest matching prefix of the remaining path is an existing key.
+pub fn lookup_path<'a>(object: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if path.is_empty() {
+        return None;
+    }
+    if let Some(v) = object.get(path) {
+        return Some(v);
+    }
+    // Try the longest key first so `output_fields.k8s.pod.name` finds "k8s.pod.name".
+    let mut split_points: Vec<usize> = path.match_indices('.').map(|(i, _)| i).collect();
+    split_points.reverse();
+    for i in split_points {
+        let (head, rest) = (&path[..i], &path[i + 1..]);
+        if let Some(child) = object.get(head)
+            && let Some(found) = lookup_value(child, rest)
+        {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// [`lookup_path`] starting from any JSON value.
+pub fn lookup_value<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    match value {
+        Value::Object(map) => lookup_path(map, path),
+        Value::Array(items) => {
+            let (index, rest) = path.split_once('.').unwrap_or((path, ""));
+            let item = items.get(index.parse::<usize>().ok()?)?;
+            if rest.is_empty() {
+                Some(item)
+            } else {
+                lookup_value(item, rest)
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event() -> Event {
+        Event {
+            source: "falco".into(),
+            category: Category::Security,
+            severity: Severity::High,
+            event_type: "runtime_alert".into(),
+            resource: Some(ResourceRef {
+                api_version: Some("v1".into()),
+                kind: Some("Pod".into()),
+                name: Some("web-1".into()),
+                namespace: Some("shop".into()),
+            }),
+            details: json!({"rule": "Shell", "output_fields": {"k8s.pod.name": "web-1", "n": [1, {"x": 2}]}})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            detected_at: Timestamp::UNIX_EPOCH,
+            fingerprint: "fp".into(),
+            title: None,
+            description: None,
+            ttl: None,
+            ingester: None,
+            kind: EventKind::Occurrence,
+            facts: Facts {
+                rule: Some("Shell".into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn fields_and_aliases() {
+        let e = event();
+        assert_eq!(e.field("severity"), Some(json!("high")));
+        assert_eq!(e.field("spec.severity"), Some(json!("high")));
+        assert_eq!(e.field("metadata.namespace"), Some(json!("shop")));
+        assert_eq!(e.field("spec.resource.kind"), Some(json!("Pod")));
+        assert_eq!(e.field("rule"), Some(json!("Shell")));
+        assert_eq!(e.field("stage"), None);
+        assert_eq!(e.field("nonsense"), None);
+    }
+
+    #[test]
+    fn details_paths_handle_dotted_keys_and_arrays() {
+        let e = event();
+        assert_eq!(e.field("details.output_fields.k8s.pod.name"), Some(json!("web-1")));
+        assert_eq!(e.field("spec.details.output_fields.n.1.x"), Some(json!(2)));
+        assert_eq!(e.field("details.output_fields.n.9"), None);
+        assert_eq!(e.field("details.missing.deeper"), None);
+        assert_eq!(e.field("details."), None);
+    }
+}
