@@ -1,0 +1,285 @@
+use super::*;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/audit/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn context() -> Context {
+    Context {
+        own_username: Some("system:serviceaccount:zen-system:zen-watcher".into()),
+    }
+}
+
+fn mixed() -> Batch {
+    parse(&fixture("eventlist-mixed.json"), &context()).unwrap()
+}
+
+fn by_id<'a>(batch: &'a Batch, audit_id: &str, stage: &str) -> &'a Event {
+    batch
+        .events
+        .iter()
+        .find(|e| e.details["auditID"] == audit_id && e.details["stage"] == stage)
+        .unwrap_or_else(|| panic!("no event for {audit_id}/{stage}"))
+}
+
+#[test]
+fn an_event_list_is_unpacked_per_item() {
+    let batch = mixed();
+    assert_eq!(batch.events.len() + batch.skipped.len(), 16);
+    assert_eq!(batch.events.len(), 12);
+    assert_eq!(
+        batch.skipped,
+        [
+            Skip::NoRule,
+            Skip::NoRule,
+            Skip::OwnRequest,
+            Skip::OwnResource
+        ]
+    );
+}
+
+#[test]
+fn each_rule_gives_its_category_severity_and_type() {
+    let batch = mixed();
+    let expect =
+        |id: &str, stage: &str, event_type: &str, category: Category, severity: Severity| {
+            let e = by_id(&batch, id, stage);
+            assert_eq!(
+                (e.event_type.as_str(), e.category, e.severity),
+                (event_type, category, severity),
+                "{id}/{stage}"
+            );
+        };
+    expect(
+        "a1",
+        "ResponseComplete",
+        "resource_deleted",
+        Category::Operations,
+        Severity::Medium,
+    );
+    expect(
+        "a2",
+        "ResponseComplete",
+        "secret_read",
+        Category::Security,
+        Severity::Medium,
+    );
+    expect(
+        "a3",
+        "ResponseComplete",
+        "secret_modified",
+        Category::Security,
+        Severity::High,
+    );
+    expect(
+        "a4",
+        "ResponseComplete",
+        "configmap_modified",
+        Category::Operations,
+        Severity::Low,
+    );
+    expect(
+        "a5",
+        "ResponseComplete",
+        "rbac_changed",
+        Category::Compliance,
+        Severity::High,
+    );
+    expect(
+        "a6",
+        "ResponseComplete",
+        "privileged_pod_created",
+        Category::Security,
+        Severity::Critical,
+    );
+    expect(
+        "a8",
+        "ResponseComplete",
+        "pod_exec",
+        Category::Security,
+        Severity::High,
+    );
+    expect(
+        "a9",
+        "ResponseComplete",
+        "pod_attach",
+        Category::Security,
+        Severity::High,
+    );
+    expect(
+        "a10",
+        "ResponseComplete",
+        "authorization_denied",
+        Category::Security,
+        Severity::Medium,
+    );
+    expect(
+        "a11",
+        "ResponseStarted",
+        "authentication_failed",
+        Category::Security,
+        Severity::High,
+    );
+    expect(
+        "a15",
+        "ResponseComplete",
+        "secret_modified",
+        Category::Security,
+        Severity::High,
+    );
+}
+
+#[test]
+fn every_stage_is_kept_for_the_filter_to_decide() {
+    let batch = mixed();
+    let started = by_id(&batch, "a1", "ResponseStarted");
+    assert_eq!(started.facts.stage.as_deref(), Some("ResponseStarted"));
+    assert_ne!(
+        started.fingerprint,
+        by_id(&batch, "a1", "ResponseComplete").fingerprint
+    );
+}
+
+#[test]
+fn fingerprint_is_audit_id_and_stage() {
+    let batch = mixed();
+    let e = by_id(&batch, "a3", "ResponseComplete");
+    assert_eq!(
+        e.fingerprint,
+        fingerprint(&["audit", "a3", "ResponseComplete"])
+    );
+    assert_eq!(e.kind, EventKind::Occurrence);
+    assert_eq!(e.facts.rule.as_deref(), Some("secret_modified"));
+}
+
+#[test]
+fn resource_namespace_and_details() {
+    let batch = mixed();
+    let e = by_id(&batch, "a1", "ResponseComplete");
+    let r = e.resource.clone().unwrap();
+    assert_eq!(r.api_version.as_deref(), Some("apps/v1"));
+    assert_eq!(r.kind.as_deref(), Some("Deployment"));
+    assert_eq!(
+        (r.name.as_deref(), r.namespace.as_deref()),
+        (Some("web"), Some("shop"))
+    );
+    assert_eq!(e.details["username"], "alice");
+    assert_eq!(e.details["verb"], "delete");
+    assert_eq!(e.details["objectRef"]["apiGroup"], "apps");
+    assert_eq!(e.details["sourceIPs"][0], "10.0.0.7");
+    assert_eq!(e.detected_at, "2026-11-26T10:00:00.0042Z".parse().unwrap());
+    assert_eq!(
+        e.title.as_deref(),
+        Some("resource_deleted: alice delete deployments web in shop")
+    );
+
+    let rbac = by_id(&batch, "a5", "ResponseComplete");
+    assert_eq!(
+        rbac.namespace(),
+        None,
+        "cluster-scoped objects have no namespace"
+    );
+    assert_eq!(
+        rbac.resource.as_ref().unwrap().kind.as_deref(),
+        Some("ClusterRoleBinding")
+    );
+}
+
+#[test]
+fn failed_authentication_has_an_empty_user_and_no_object() {
+    let batch = mixed();
+    let e = by_id(&batch, "a11", "ResponseStarted");
+    assert_eq!(e.resource, None);
+    assert!(!e.details.contains_key("username"));
+    assert_eq!(e.details["responseCode"], 401);
+    assert!(
+        e.title
+            .as_deref()
+            .unwrap()
+            .contains("an unauthenticated client")
+    );
+}
+
+#[test]
+fn impersonation_is_recorded() {
+    let batch = mixed();
+    assert_eq!(
+        by_id(&batch, "a15", "ResponseComplete").details["impersonatedUser"],
+        "carol"
+    );
+}
+
+#[test]
+fn own_requests_are_skipped_only_with_a_known_identity() {
+    let batch = parse(&fixture("eventlist-mixed.json"), &Context::default()).unwrap();
+    assert!(!batch.skipped.contains(&Skip::OwnRequest));
+    assert!(batch.skipped.contains(&Skip::OwnResource));
+}
+
+#[test]
+fn a_single_event_is_accepted() {
+    let batch = parse(&fixture("single-event.json"), &context()).unwrap();
+    assert_eq!(batch.events.len(), 1);
+    assert_eq!(batch.events[0].event_type, "resource_deleted");
+}
+
+#[test]
+fn an_empty_list_is_fine() {
+    let batch = parse(
+        br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}"#,
+        &context(),
+    )
+    .unwrap();
+    assert!(batch.events.is_empty() && batch.skipped.is_empty());
+}
+
+#[test]
+fn every_rule_is_reachable_and_documented_once() {
+    let mut types: Vec<_> = RULES.iter().map(|r| r.event_type).collect();
+    types.sort();
+    types.dedup();
+    assert_eq!(types.len(), RULES.len());
+    let readme = include_str!("../../../README.md");
+    for rule in RULES {
+        let row = format!(
+            "| `{}` | {} | {} | {} |",
+            rule.event_type, rule.category, rule.severity, rule.description
+        );
+        assert!(
+            readme.contains(&row),
+            "README lacks the audit rule row: {row}"
+        );
+    }
+}
+
+fn error(body: &str) -> String {
+    parse(body.as_bytes(), &context()).unwrap_err().to_string()
+}
+
+#[test]
+fn malformed_batches_are_errors_naming_the_problem() {
+    assert!(error("not json").starts_with("malformed JSON"));
+    assert_eq!(
+        error("[]"),
+        "body: expected an audit.k8s.io/v1 EventList or Event object"
+    );
+    assert_eq!(
+        error(r#"{"kind":"Pod"}"#),
+        "kind: expected EventList or Event, found \"Pod\""
+    );
+    assert_eq!(
+        error(r#"{"kind":"EventList"}"#),
+        "items: is required in an EventList"
+    );
+    assert!(
+        error(r#"{"kind":"EventList","items":[{"verb":5}]}"#).starts_with("items[0]: invalid type")
+    );
+    let no_time = r#"{"kind":"EventList","items":[{"auditID":"x","stage":"ResponseComplete","verb":"delete","objectRef":{"resource":"pods"}}]}"#;
+    assert_eq!(error(no_time), "items[0].stageTimestamp: is required");
+    let bad_time =
+        r#"{"kind":"EventList","items":[{"auditID":"x","verb":"delete","stageTimestamp":"soon"}]}"#;
+    assert!(error(bad_time).starts_with("items[0].stageTimestamp: \"soon\""));
+    let no_id = r#"{"kind":"EventList","items":[{"verb":"delete","stageTimestamp":"2026-11-26T10:00:00Z"}]}"#;
+    assert_eq!(error(no_id), "items[0].auditID: is required");
+}

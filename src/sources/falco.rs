@@ -1,0 +1,237 @@
+//! Falco alerts, as Falco's `http_output` and falcosidekick's webhook output POST them: one
+//! JSON object per request (an array of them is accepted too).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{SourceError, fingerprint, parse_time};
+use crate::crd::{Category, ResourceRef, Severity};
+use crate::event::{Event, EventKind, Facts};
+
+pub const SOURCE: &str = "falco";
+
+/// The fields of a Falco alert we read; anything else in the payload is ignored.
+#[derive(Deserialize, Debug)]
+struct Alert {
+    priority: Option<String>,
+    rule: Option<String>,
+    output: Option<String>,
+    time: Option<String>,
+    #[serde(default)]
+    output_fields: BTreeMap<String, Value>,
+    source: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    hostname: Option<String>,
+    uuid: Option<String>,
+}
+
+/// Turns a webhook body into one Event per alert. `received_at` stands in for an alert
+/// without a `time`.
+pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Vec<Event>, SourceError> {
+    let value: Value = serde_json::from_slice(body)?;
+    match value {
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| alert_event(item, received_at).map_err(|e| at_index(i, e)))
+            .collect(),
+        Value::Object(_) => Ok(vec![alert_event(value, received_at)?]),
+        other => Err(SourceError::invalid(
+            "body",
+            format!("expected a Falco alert object, found {}", json_kind(&other)),
+        )),
+    }
+}
+
+/// Maps a Falco priority (any case) to a severity.
+pub fn severity(priority: &str) -> Option<Severity> {
+    match priority.trim().to_ascii_lowercase().as_str() {
+        "emergency" | "alert" | "critical" => Some(Severity::Critical),
+        "error" => Some(Severity::High),
+        "warning" | "warn" => Some(Severity::Medium),
+        "notice" => Some(Severity::Low),
+        "informational" | "info" | "debug" => Some(Severity::Info),
+        _ => None,
+    }
+}
+
+fn alert_event(value: Value, received_at: Timestamp) -> Result<Event, SourceError> {
+    let alert: Alert = serde_json::from_value(value)?;
+    let rule = required(alert.rule, "rule")?;
+    let priority = required(alert.priority, "priority")?;
+    let severity = severity(&priority).ok_or_else(|| {
+        SourceError::invalid(
+            "priority",
+            format!("unknown Falco priority {priority:?} (expected Emergency, Alert, Critical, Error, Warning, Notice, Informational or Debug)"),
+        )
+    })?;
+    let detected_at = match alert.time.as_deref() {
+        Some(time) if !time.is_empty() => parse_time("time", time)?,
+        _ => received_at,
+    };
+    let field = |key: &str| {
+        alert
+            .output_fields
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let namespace = field("k8s.ns.name");
+    let pod = field("k8s.pod.name");
+    let container = field("container.name").or_else(|| field("container.id"));
+    let falco_source = alert.source.as_deref().unwrap_or("syscall");
+    let is_audit = falco_source == "k8s_audit";
+
+    let mut fp_parts = vec![
+        SOURCE,
+        &rule,
+        namespace.unwrap_or(""),
+        pod.unwrap_or(""),
+        container.unwrap_or(""),
+    ];
+    let audit_target: Vec<&str> = if is_audit {
+        [
+            "ka.target.resource",
+            "ka.target.namespace",
+            "ka.target.name",
+            "ka.target.subresource",
+        ]
+        .iter()
+        .map(|k| field(k).unwrap_or(""))
+        .collect()
+    } else {
+        Vec::new()
+    };
+    fp_parts.extend(audit_target.iter().copied());
+
+    let resource = if is_audit {
+        audit_target_resource(&field)
+    } else {
+        pod_resource(namespace, pod)
+    };
+
+    let mut details = Map::new();
+    details.insert("rule".into(), rule.clone().into());
+    details.insert("priority".into(), priority.clone().into());
+    insert_opt(&mut details, "output", alert.output.as_deref());
+    details.insert("source".into(), falco_source.into());
+    if !alert.tags.is_empty() {
+        details.insert("tags".into(), alert.tags.clone().into());
+    }
+    insert_opt(&mut details, "hostname", alert.hostname.as_deref());
+    insert_opt(&mut details, "uuid", alert.uuid.as_deref());
+    insert_opt(&mut details, "time", alert.time.as_deref());
+    if !alert.output_fields.is_empty() {
+        let fields: Map<String, Value> = alert.output_fields.clone().into_iter().collect();
+        details.insert("output_fields".into(), Value::Object(fields));
+    }
+
+    Ok(Event {
+        source: SOURCE.into(),
+        category: Category::Security,
+        severity,
+        event_type: event_type(falco_source),
+        resource,
+        details,
+        detected_at,
+        fingerprint: fingerprint(&fp_parts),
+        title: Some(rule.clone()),
+        description: alert.output.clone(),
+        ttl: None,
+        ingester: None,
+        kind: EventKind::Occurrence,
+        facts: Facts {
+            rule: Some(rule),
+            ..Default::default()
+        },
+    })
+}
+
+fn pod_resource(namespace: Option<&str>, pod: Option<&str>) -> Option<ResourceRef> {
+    match (namespace, pod) {
+        (None, None) => None,
+        (namespace, pod) => Some(ResourceRef {
+            api_version: pod.map(|_| "v1".to_string()),
+            kind: pod.map(|_| "Pod".to_string()),
+            name: pod.map(str::to_string),
+            namespace: namespace.map(str::to_string),
+        }),
+    }
+}
+
+fn audit_target_resource<'a>(field: &impl Fn(&str) -> Option<&'a str>) -> Option<ResourceRef> {
+    let resource = field("ka.target.resource");
+    let name = field("ka.target.name");
+    let namespace = field("ka.target.namespace");
+    if resource.is_none() && name.is_none() && namespace.is_none() {
+        return None;
+    }
+    Some(ResourceRef {
+        api_version: None,
+        kind: resource.map(str::to_string),
+        name: name.map(str::to_string),
+        namespace: namespace.map(str::to_string),
+    })
+}
+
+/// `runtime_alert` for syscall alerts, `k8s_audit_alert` for Falco's audit plugin, else
+/// `<plugin source>_alert` reduced to the characters an eventType allows.
+fn event_type(falco_source: &str) -> String {
+    match falco_source {
+        "syscall" | "" => "runtime_alert".into(),
+        other => {
+            let cleaned: String = other
+                .to_ascii_lowercase()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("{cleaned}_alert")
+        }
+    }
+}
+
+fn required(value: Option<String>, field: &str) -> Result<String, SourceError> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| SourceError::invalid(field, "is required in a Falco alert"))
+}
+
+fn insert_opt(details: &mut Map<String, Value>, key: &str, value: Option<&str>) {
+    if let Some(v) = value {
+        details.insert(key.into(), v.into());
+    }
+}
+
+fn at_index(index: usize, err: SourceError) -> SourceError {
+    match err {
+        SourceError::Invalid { field, problem } => SourceError::Invalid {
+            field: format!("[{index}].{field}"),
+            problem,
+        },
+        SourceError::Json(e) => SourceError::invalid(format!("[{index}]"), e.to_string()),
+    }
+}
+
+pub(crate) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests;
