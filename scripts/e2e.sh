@@ -7,6 +7,8 @@ cd "$root"
 run=$root/e2e/.run
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/zen-watcher/cargo-target}
 
+scripts/install-tools.sh >/dev/null
+export PATH=$root/.tools/bin:$PATH
 ZEN_CONTROLPLANE_BIN=$(scripts/build-controlplane.sh | tail -n 1)
 export ZEN_CONTROLPLANE_BIN
 
