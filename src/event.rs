@@ -201,7 +201,10 @@ mod tests {
     #[test]
     fn details_paths_handle_dotted_keys_and_arrays() {
         let e = event();
-        assert_eq!(e.field("details.output_fields.k8s.pod.name"), Some(json!("web-1")));
+        assert_eq!(
+            e.field("details.output_fields.k8s.pod.name"),
+            Some(json!("web-1"))
+        );
         assert_eq!(e.field("spec.details.output_fields.n.1.x"), Some(json!(2)));
         assert_eq!(e.field("details.output_fields.n.9"), None);
         assert_eq!(e.field("details.missing.deeper"), None);

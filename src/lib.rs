@@ -5,4 +5,5 @@ pub mod crd;
 pub mod event;
 pub mod pipeline;
 pub mod shutdown;
+pub mod sources;
 pub mod telemetry;

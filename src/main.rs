@@ -42,6 +42,7 @@ fn config_printing_requested() -> bool {
 
 #[tokio::main]
 async fn run(config: Config) -> anyhow::Result<()> {
+    let mut signals = shutdown::Signals::install()?;
     telemetry::init_logging(&config.log_level, config.log_format)?;
     for warning in &config.warnings {
         tracing::warn!("{warning}");
@@ -54,7 +55,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         "zen-watcher starting"
     );
     tracing::debug!(config = %serde_json::to_string(&config)?, "configuration");
-    let signal = shutdown::signal().await?;
+    let signal = signals.recv().await;
     tracing::info!(signal, "shutting down");
     Ok(())
 }
