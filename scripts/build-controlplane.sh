@@ -13,7 +13,8 @@ set -euo pipefail
 export GOTOOLCHAIN=local
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=readonly"
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+REPO_ROOT="$(cd "$(dirname "$SELF")/.." && pwd)"
 SRC="$REPO_ROOT/e2e/controlplane"
 CACHE_ROOT="${ZEN_CACHE_DIR:-$HOME/.cache/zen-watcher}"
 
@@ -45,7 +46,7 @@ HASH="$(
       cat "$f"
     done
     # the build recipe itself
-    sed -n '/^# --- build recipe ---$/,$p' "${BASH_SOURCE[0]}"
+    sed -n '/^# --- build recipe ---$/,$p' "$SELF"
   } | sha256sum | cut -c1-16
 )"
 OUT_DIR="$CACHE_ROOT/controlplane/$HASH"
@@ -79,6 +80,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   LDFLAGS+=" -X $pkg.gitMajor=$K8S_MAJOR"
   LDFLAGS+=" -X $pkg.gitMinor=$K8S_MINOR"
   LDFLAGS+=" -X $pkg.gitTreeState=clean"
+  LDFLAGS+=" -X $pkg.gitCommit="  # the module zip carries no commit id
   LDFLAGS+=" -X $pkg.buildDate=$BUILD_DATE"
 done
 

@@ -73,6 +73,9 @@ func startEtcd(dir string) (*etcdServer, error) {
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.InitialClusterToken = "zen-controlplane"
 	cfg.UnsafeNoFsync = true // test data; durability across power loss is irrelevant
+	// NewConfig leaves this 0 (its default lives in the flag set), which makes
+	// etcd log every single request as "expensive".
+	cfg.WarningUnaryRequestDuration = embed.DefaultWarningUnaryRequestDuration
 	cfg.Logger = "zap"
 	cfg.LogLevel = "warn"
 	cfg.LogOutputs = []string{"stderr"}

@@ -168,6 +168,9 @@ require (
 
 tool k8s.io/kubernetes/cmd/kubectl
 
+// One replace per staging module of k8s.io/kubernetes v1.36.3 (as in its own
+// go.mod), except k8s.io/sample-cli-plugin: v0.36.3 is not served by the Go
+// module proxy, and it is not in this build graph anyway.
 replace (
 	k8s.io/api => k8s.io/api v0.36.3
 	k8s.io/apiextensions-apiserver => k8s.io/apiextensions-apiserver v0.36.3
@@ -199,7 +202,6 @@ replace (
 	k8s.io/mount-utils => k8s.io/mount-utils v0.36.3
 	k8s.io/pod-security-admission => k8s.io/pod-security-admission v0.36.3
 	k8s.io/sample-apiserver => k8s.io/sample-apiserver v0.36.3
-	k8s.io/sample-cli-plugin => k8s.io/sample-cli-plugin v0.36.3
 	k8s.io/sample-controller => k8s.io/sample-controller v0.36.3
 	k8s.io/streaming => k8s.io/streaming v0.36.3
 )

@@ -180,14 +180,15 @@ func run() int {
 	if ephemeral {
 		logf("removing temporary data dir %s", dir)
 	}
-	if readyFailed.Load() {
-		return 1
+	exit := code
+	switch {
+	case readyFailed.Load():
+		exit = 1
+	case signalled.Load():
+		exit = 0 // requested shutdown
+	case code == 0:
+		exit = 1 // apiserver returned without being asked to: unexpected
 	}
-	if signalled.Load() {
-		return 0 // requested shutdown
-	}
-	if code == 0 {
-		return 1 // apiserver returned without being asked to: unexpected
-	}
-	return code
+	logf("exiting with code %d", exit)
+	return exit
 }
