@@ -22,28 +22,35 @@ pub async fn apply_crds(client: &Client) -> anyhow::Result<Vec<CustomResourceDef
         )
         .await
         .map_err(|e| anyhow::anyhow!("applying CRD {name}: {e}"))?;
-        let established = wait_until(
-            &format!("CRD {name} Established"),
-            Duration::from_secs(60),
-            || {
-                let api = api.clone();
-                let name = name.clone();
-                async move {
-                    let crd = api.get(&name).await?;
-                    let ok = crd
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.conditions.as_ref())
-                        .is_some_and(|cs| {
-                            cs.iter()
-                                .any(|c| c.type_ == "Established" && c.status == "True")
-                        });
-                    Ok(ok.then_some(crd))
-                }
-            },
-        )
-        .await?;
-        applied.push(established);
+        applied.push(wait_established(client, &name).await?);
     }
     Ok(applied)
+}
+
+/// Waits (up to 60 s) until CRD `name` exists and is Established, and returns it.
+pub async fn wait_established(
+    client: &Client,
+    name: &str,
+) -> anyhow::Result<CustomResourceDefinition> {
+    let api = Api::<CustomResourceDefinition>::all(client.clone());
+    wait_until(
+        &format!("CRD {name} Established"),
+        Duration::from_secs(60),
+        || {
+            let api = api.clone();
+            async move {
+                let crd = api.get(name).await?;
+                let ok = crd
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                    });
+                Ok(ok.then_some(crd))
+            }
+        },
+    )
+    .await
 }

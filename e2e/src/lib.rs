@@ -14,7 +14,7 @@ pub mod watcher;
 
 pub use cluster::{admin_client, admin_kubeconfig_path, client_from_kubeconfig};
 pub use controlplane::ControlPlane;
-pub use crds::apply_crds;
+pub use crds::{apply_crds, wait_established};
 pub use namespace::TestNamespace;
 pub use tokens::{kubeconfig_for_token, mint_token};
 pub use wait::wait_until;

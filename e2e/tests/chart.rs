@@ -9,7 +9,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, PostParams};
 use serde_json::json;
 use zen_watcher::crd::Observation;
-use zen_watcher_e2e::{ControlPlane, TestNamespace, client_from_kubeconfig, wait_until};
+use zen_watcher_e2e::{ControlPlane, TestNamespace, client_from_kubeconfig, wait_established};
 
 fn helm(kubeconfig: &Path, args: &[&str]) -> String {
     let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/zen-watcher");
@@ -59,27 +59,7 @@ async fn helm_installs_the_crds_and_uninstall_keeps_them() {
 
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     for name in ["observations.zen.kube-zen.io", "ingesters.zen.kube-zen.io"] {
-        let crd = wait_until(
-            &format!("{name} Established"),
-            std::time::Duration::from_secs(60),
-            || {
-                let crds = crds.clone();
-                async move {
-                    let crd = crds.get(name).await?;
-                    let established = crd
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.conditions.as_ref())
-                        .is_some_and(|cs| {
-                            cs.iter()
-                                .any(|c| c.type_ == "Established" && c.status == "True")
-                        });
-                    Ok(established.then_some(crd))
-                }
-            },
-        )
-        .await
-        .unwrap();
+        let crd = wait_established(&client, name).await.unwrap();
         let annotations = crd.metadata.annotations.unwrap_or_default();
         assert_eq!(
             annotations
