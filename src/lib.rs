@@ -7,3 +7,4 @@ pub mod pipeline;
 pub mod shutdown;
 pub mod sources;
 pub mod telemetry;
+pub mod writer;

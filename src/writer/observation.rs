@@ -1,0 +1,153 @@
+//! Event -> Observation object, before it meets the apiserver: name, namespace, labels, TTL,
+//! and `details` within its byte cap. Pure.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::config::{TTL_MAX_SECONDS, TTL_MIN_SECONDS};
+use crate::crd::{Observation, ObservationSpec};
+use crate::event::{Event, EventKind};
+
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY: &str = "zen-watcher";
+/// On finding Observations: the uid of the report (or watched object) the finding came from.
+pub const ORIGIN_UID_LABEL: &str = "zen.kube-zen.io/origin-uid";
+/// Marks `details` that were cut to fit `OBSERVATION_DETAILS_MAX_BYTES`.
+pub const TRUNCATED_KEY: &str = "zenWatcherTruncated";
+
+/// What building an Observation needs besides the event.
+#[derive(Clone, Debug)]
+pub struct ObservationSettings {
+    /// Where events without a namespace go: the watcher's own namespace.
+    pub fallback_namespace: String,
+    /// `OBSERVATION_TTL_SECONDS` / `OBSERVATION_TTL_DAYS`, already resolved.
+    pub default_ttl_seconds: u64,
+    pub details_max_bytes: usize,
+}
+
+/// `<source>-<first 16 hex of sha256(fingerprint)>`: the same event always gets the same name,
+/// on every replica.
+pub fn observation_name(source: &str, fingerprint: &str) -> String {
+    let digest = Sha256::digest(fingerprint.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{source}-{hex}")
+}
+
+/// The namespace an event's Observation lives in.
+pub fn target_namespace<'a>(event: &'a Event, settings: &'a ObservationSettings) -> &'a str {
+    event
+        .namespace()
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or(&settings.fallback_namespace)
+}
+
+pub fn build(event: &Event, settings: &ObservationSettings) -> Observation {
+    let mut labels = BTreeMap::from([
+        ("source".to_string(), event.source.clone()),
+        ("category".to_string(), event.category.to_string()),
+        ("severity".to_string(), event.severity.to_string()),
+        (MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string()),
+    ]);
+    if let EventKind::Finding { origin } = &event.kind {
+        labels.insert(ORIGIN_UID_LABEL.to_string(), origin.uid.clone());
+    }
+    let ttl = event
+        .ttl
+        .map(|d| d.as_secs())
+        .unwrap_or(settings.default_ttl_seconds)
+        .clamp(TTL_MIN_SECONDS, TTL_MAX_SECONDS);
+    let details = (!event.details.is_empty())
+        .then(|| Value::Object(cap_details(&event.details, settings.details_max_bytes)));
+    Observation {
+        metadata: ObjectMeta {
+            name: Some(observation_name(&event.source, &event.fingerprint)),
+            namespace: Some(target_namespace(event, settings).to_string()),
+            labels: Some(labels),
+            ..Default::default()
+        },
+        spec: ObservationSpec {
+            source: event.source.clone(),
+            category: event.category,
+            severity: event.severity,
+            event_type: event.event_type.clone(),
+            resource: event.resource.clone(),
+            details,
+            detected_at: Time(event.detected_at),
+            ttl_seconds_after_creation: Some(ttl as i64),
+            title: event
+                .title
+                .as_deref()
+                .map(|t| truncate_str(t, 1024).to_string()),
+            description: event
+                .description
+                .as_deref()
+                .map(|d| truncate_str(d, 32_768).to_string()),
+            fingerprint: Some(truncate_str(&event.fingerprint, 4096).to_string()),
+        },
+        status: None,
+    }
+}
+
+/// Keeps `details` within `max_bytes` of JSON: top-level fields are kept in order while they
+/// fit; a string that does not fit is cut; anything else that does not fit is dropped. What
+/// was cut is listed under [`TRUNCATED_KEY`].
+pub fn cap_details(details: &Map<String, Value>, max_bytes: usize) -> Map<String, Value> {
+    let full = json_len(&Value::Object(details.clone()));
+    if full <= max_bytes {
+        return details.clone();
+    }
+    // Room for the marker itself.
+    let budget = max_bytes.saturating_sub(256 + details.len().min(32) * 48);
+    let mut kept = Map::new();
+    let mut used = 2;
+    let mut cut = Vec::new();
+    for (key, value) in details {
+        let size = key.len() + 4 + json_len(value);
+        if used + size <= budget {
+            used += size;
+            kept.insert(key.clone(), value.clone());
+            continue;
+        }
+        cut.push(Value::String(key.clone()));
+        if let Value::String(text) = value {
+            let room = budget.saturating_sub(used + key.len() + 8);
+            if room >= 64 {
+                let prefix = truncate_str(text, room / 2);
+                used += key.len() + 4 + json_len(&Value::String(prefix.to_string()));
+                kept.insert(key.clone(), Value::String(prefix.to_string()));
+            }
+        }
+    }
+    let mut marker = Map::new();
+    marker.insert("originalBytes".into(), full.into());
+    marker.insert(
+        "fields".into(),
+        Value::Array(cut.into_iter().take(32).collect()),
+    );
+    kept.insert(TRUNCATED_KEY.into(), Value::Object(marker));
+    kept
+}
+
+fn json_len(value: &Value) -> usize {
+    serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX / 4)
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn truncate_str(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests;
