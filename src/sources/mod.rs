@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod falco;
+pub mod generic;
 pub mod kyverno;
 pub mod trivy;
 

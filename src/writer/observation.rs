@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -75,7 +76,7 @@ pub fn build(event: &Event, settings: &ObservationSettings) -> Observation {
             event_type: event.event_type.clone(),
             resource: event.resource.clone(),
             details,
-            detected_at: Time(event.detected_at),
+            detected_at: Time(whole_seconds(event.detected_at)),
             ttl_seconds_after_creation: Some(ttl as i64),
             title: event
                 .title
@@ -129,6 +130,12 @@ pub fn cap_details(details: &Map<String, Value>, max_bytes: usize) -> Map<String
     );
     kept.insert(TRUNCATED_KEY.into(), Value::Object(marker));
     kept
+}
+
+/// Kubernetes times have whole seconds; rounding here keeps what we write equal to what we
+/// read back.
+pub fn whole_seconds(time: Timestamp) -> Timestamp {
+    Timestamp::from_second(time.as_second()).unwrap_or(time)
 }
 
 fn json_len(value: &Value) -> usize {

@@ -1,0 +1,307 @@
+//! The Observation writer against a real apiserver: created objects, recurrences counted under
+//! concurrency, findings left alone, resolved and re-opened, every fixture accepted by the
+//! CRD schema, and one bad event not failing the rest.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::Api;
+use kube::{Client, ResourceExt};
+use zen_watcher::crd::Observation;
+use zen_watcher::event::Event;
+use zen_watcher::sources::{audit, falco, kyverno, trivy};
+use zen_watcher::writer::observation::whole_seconds;
+use zen_watcher::writer::{
+    ObservationSettings, RetryPolicy, Writer, Written, build, observation_name,
+};
+use zen_watcher_e2e::{TestNamespace, admin_client, apply_crds};
+
+fn fixture(path: &str) -> Vec<u8> {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(path);
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+fn now() -> Timestamp {
+    "2026-11-26T12:00:00Z".parse().unwrap()
+}
+
+fn writer(client: &Client, fallback_namespace: &str) -> Writer {
+    let settings = ObservationSettings {
+        fallback_namespace: fallback_namespace.to_string(),
+        default_ttl_seconds: 7 * 86_400,
+        details_max_bytes: 32 * 1024,
+    };
+    Writer::new(client.clone(), settings, RetryPolicy::default())
+}
+
+/// Puts the event's resource in `namespace` (fixtures name namespaces that do not exist here).
+fn in_namespace(mut event: Event, namespace: &str) -> Event {
+    if let Some(resource) = event.resource.as_mut() {
+        resource.namespace = Some(namespace.to_string());
+    }
+    event
+}
+
+fn falco_event(namespace: &str) -> Event {
+    let event = falco::parse(&fixture("falco/alert-critical.json"), now())
+        .unwrap()
+        .remove(0);
+    in_namespace(event, namespace)
+}
+
+async fn setup(prefix: &str) -> (Client, TestNamespace) {
+    let client = admin_client().await.unwrap();
+    apply_crds(&client).await.unwrap();
+    let ns = TestNamespace::create(&client, prefix).await.unwrap();
+    (client, ns)
+}
+
+#[tokio::test]
+async fn an_event_becomes_the_expected_observation() {
+    let (client, ns) = setup("writer").await;
+    let w = writer(&client, &ns.name);
+    let event = falco_event(&ns.name);
+    assert_eq!(w.write(&event).await.unwrap(), Written::Created);
+
+    let name = observation_name("falco", &event.fingerprint);
+    let stored = ns.api::<Observation>().get(&name).await.unwrap();
+    let expected = build(&event, w.settings());
+    assert_eq!(stored.spec, expected.spec);
+    assert_eq!(stored.labels(), expected.labels());
+    assert_eq!(
+        stored.status.as_ref().and_then(|s| s.occurrences),
+        None,
+        "seen once"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_recurrences_are_all_counted() {
+    let (client, ns) = setup("recur").await;
+    let event = falco_event(&ns.name);
+    // Five replicas' writers (each its own client) write the same occurrence at once.
+    let mut writes = Vec::new();
+    for _ in 0..5 {
+        let client = admin_client().await.unwrap();
+        let w = writer(&client, &ns.name);
+        let event = event.clone();
+        writes.push(tokio::spawn(async move { w.write(&event).await }));
+    }
+    let mut outcomes = Vec::new();
+    for w in writes {
+        outcomes.push(w.await.unwrap().unwrap());
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Written::Created).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let mut counts: Vec<i64> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Written::Recurred { occurrences } => Some(*occurrences),
+            _ => None,
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(counts, [2, 3, 4, 5]);
+    let all: Vec<Observation> = ns
+        .api::<Observation>()
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(all.len(), 1, "one Observation");
+    let status = all[0].status.clone().unwrap();
+    assert_eq!(status.occurrences, Some(5));
+    assert_eq!(
+        status.last_seen_at.unwrap().0,
+        whole_seconds(event.detected_at)
+    );
+    drop(client);
+}
+
+#[tokio::test]
+async fn findings_are_unchanged_resolved_and_reopened() {
+    let (client, ns) = setup("finding").await;
+    let w = writer(&client, &ns.name);
+    let mut report: kyverno::PolicyReport =
+        serde_json::from_slice(&fixture("kyverno/policyreport.json")).unwrap();
+    // Report uids are unique in a cluster; other tests write the same fixture.
+    report.metadata.uid = Some(format!("uid-{}", ns.name));
+    let events: Vec<Event> = kyverno::events_from_report(&report, now())
+        .into_iter()
+        .map(|e| in_namespace(e, &ns.name))
+        .collect();
+    assert!(events.len() >= 3);
+    let uid = report.metadata.uid.clone().unwrap();
+    for e in &events {
+        assert_eq!(w.write(e).await.unwrap(), Written::Created);
+    }
+    let api = ns.api::<Observation>();
+    let first = observation_name("kyverno", &events[0].fingerprint);
+    let before = api.get(&first).await.unwrap().resource_version();
+    assert_eq!(w.write(&events[0]).await.unwrap(), Written::Unchanged);
+    assert_eq!(
+        api.get(&first).await.unwrap().resource_version(),
+        before,
+        "no write"
+    );
+
+    // The report loses every finding but the first.
+    let present = BTreeSet::from([(ns.name.clone(), first.clone())]);
+    let resolved = w.resolve_vanished(&uid, &present, now()).await.unwrap();
+    assert_eq!(resolved, events.len() - 1);
+    let second = observation_name("kyverno", &events[1].fingerprint);
+    let status = api.get(&second).await.unwrap().status.unwrap();
+    assert_eq!(status.resolved_at.unwrap().0, now());
+    assert!(
+        api.get(&first)
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.resolved_at)
+            .is_none()
+    );
+    assert_eq!(
+        w.resolve_vanished(&uid, &present, now()).await.unwrap(),
+        0,
+        "idempotent"
+    );
+
+    // The finding comes back.
+    assert_eq!(w.write(&events[1]).await.unwrap(), Written::Reopened);
+    let status = api.get(&second).await.unwrap().status.unwrap_or_default();
+    assert_eq!(status.resolved_at, None);
+}
+
+#[tokio::test]
+async fn every_fixture_is_accepted_by_the_crd_schema() {
+    let (client, ns) = setup("fixtures").await;
+    let w = writer(&client, &ns.name);
+    let mut events = Vec::new();
+    for name in [
+        "alert-alert.json",
+        "alert-critical.json",
+        "alert-debug.json",
+        "alert-emergency.json",
+        "alert-error.json",
+        "alert-informational.json",
+        "alert-notice.json",
+        "alert-warning.json",
+        "batch.json",
+        "host-no-pod.json",
+        "k8s-audit-exec.json",
+        "missing-time.json",
+        "sidekick-warning.json",
+    ] {
+        events.extend(falco::parse(&fixture(&format!("falco/{name}")), now()).unwrap());
+    }
+    for name in ["eventlist-mixed.json", "single-event.json"] {
+        events.extend(
+            audit::parse(
+                &fixture(&format!("audit/{name}")),
+                &audit::Context::default(),
+            )
+            .unwrap()
+            .events,
+        );
+    }
+    let report: kyverno::PolicyReport =
+        serde_json::from_slice(&fixture("kyverno/policyreport.json")).unwrap();
+    events.extend(kyverno::events_from_report(&report, now()));
+    let report: kyverno::ClusterPolicyReport =
+        serde_json::from_slice(&fixture("kyverno/clusterpolicyreport.json")).unwrap();
+    events.extend(kyverno::events_from_report(&report, now()));
+    let report: kyverno::OpenReport =
+        serde_json::from_slice(&fixture("kyverno/openreports-report.json")).unwrap();
+    events.extend(kyverno::events_from_report(&report, now()));
+    let report: trivy::VulnerabilityReport =
+        serde_json::from_slice(&fixture("trivy/vulnerabilityreport.json")).unwrap();
+    events.extend(trivy::events_from_report(&report, now()));
+    let report: trivy::ClusterVulnerabilityReport =
+        serde_json::from_slice(&fixture("trivy/clustervulnerabilityreport.json")).unwrap();
+    events.extend(trivy::events_from_report(&report, now()));
+    assert!(events.len() > 60, "{}", events.len());
+
+    // Fixture namespaces do not exist here: those events fall back to the watcher's namespace.
+    for event in &events {
+        let outcome = w.write(event).await;
+        assert!(
+            outcome.is_ok(),
+            "{} {}: {:?}",
+            event.source,
+            event.event_type,
+            outcome
+        );
+    }
+    let stored = ns
+        .api::<Observation>()
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items;
+    let distinct: BTreeSet<String> = events
+        .iter()
+        .map(|e| observation_name(&e.source, &e.fingerprint))
+        .collect();
+    assert_eq!(stored.len(), distinct.len());
+}
+
+#[tokio::test]
+async fn one_bad_event_does_not_fail_the_others() {
+    let (client, ns) = setup("bad-item").await;
+    let w = writer(&client, &ns.name);
+    let batch = audit::parse(
+        &fixture("audit/eventlist-mixed.json"),
+        &audit::Context::default(),
+    )
+    .unwrap();
+    let mut events: Vec<Event> = batch
+        .events
+        .into_iter()
+        .map(|e| in_namespace(e, &ns.name))
+        .collect();
+    events[3].event_type = "Not A Valid Type".into();
+    let mut created = 0;
+    let mut failures = Vec::new();
+    for event in &events {
+        match w.write(event).await {
+            Ok(Written::Created) => created += 1,
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(err) => failures.push(err),
+        }
+    }
+    assert_eq!(created, events.len() - 1);
+    assert_eq!(failures.len(), 1);
+    assert!(!failures[0].is_transient());
+    assert_eq!(failures[0].reason(), "invalid");
+    assert!(
+        failures[0].to_string().contains("spec.eventType"),
+        "{}",
+        failures[0]
+    );
+}
+
+#[tokio::test]
+async fn a_missing_namespace_falls_back_to_the_watchers() {
+    let (client, ns) = setup("fallback").await;
+    let w = writer(&client, &ns.name);
+    let event = falco_event("no-such-namespace");
+    assert_eq!(w.write(&event).await.unwrap(), Written::Created);
+    let name = observation_name("falco", &event.fingerprint);
+    let stored: Api<Observation> = ns.api();
+    let obs = stored.get(&name).await.unwrap();
+    assert_eq!(
+        obs.spec.resource.unwrap().namespace.as_deref(),
+        Some("no-such-namespace")
+    );
+    // And a recurrence finds it there.
+    assert_eq!(
+        w.write(&event).await.unwrap(),
+        Written::Recurred { occurrences: 2 }
+    );
+}
