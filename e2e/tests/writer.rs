@@ -305,3 +305,38 @@ async fn a_missing_namespace_falls_back_to_the_watchers() {
         Written::Recurred { occurrences: 2 }
     );
 }
+
+#[tokio::test]
+async fn a_full_queue_refuses_instead_of_buffering() {
+    let (client, ns) = setup("queue").await;
+    let w = std::sync::Arc::new(writer(&client, &ns.name));
+    let (queue, _dispatcher) = zen_watcher::writer::WriteQueue::start(w, 1, 1);
+    let template = falco_event(&ns.name);
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for i in 0..10 {
+        let mut event = template.clone();
+        event.fingerprint = format!("{}-{i}", template.fingerprint);
+        match queue.try_submit(event) {
+            Ok(pending) => accepted.push(pending),
+            Err(zen_watcher::writer::QueueFull) => refused += 1,
+        }
+    }
+    // One write in flight, one held by the dispatcher, one in the channel: at most three.
+    assert!(accepted.len() <= 3, "{} accepted", accepted.len());
+    assert_eq!(accepted.len() + refused, 10);
+    for pending in accepted {
+        assert_eq!(pending.await.unwrap().unwrap(), Written::Created);
+    }
+    assert_eq!(queue.depth(), 0);
+    // Informers wait for room instead of being refused.
+    let mut waits = Vec::new();
+    for i in 10..15 {
+        let mut event = template.clone();
+        event.fingerprint = format!("{}-{i}", template.fingerprint);
+        waits.push(queue.submit(event).await.unwrap());
+    }
+    for pending in waits {
+        assert_eq!(pending.await.unwrap().unwrap(), Written::Created);
+    }
+}
