@@ -229,4 +229,24 @@ mod tests {
         }
         assert!(text.ends_with("# EOF\n"));
     }
+
+    #[test]
+    fn the_readme_documents_every_metric() {
+        let readme = include_str!("../README.md");
+        let m = Metrics::new();
+        m.received("x");
+        for line in m.encode().lines().filter(|l| l.starts_with("# TYPE ")) {
+            let mut parts = line.split_whitespace().skip(2);
+            let (name, kind) = (parts.next().unwrap(), parts.next().unwrap());
+            let exposed = if kind == "counter" {
+                format!("{name}_total")
+            } else {
+                name.to_string()
+            };
+            assert!(
+                readme.contains(&format!("`{exposed}`")),
+                "README lacks {exposed}"
+            );
+        }
+    }
 }

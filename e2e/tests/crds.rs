@@ -308,3 +308,104 @@ async fn ingester_cel_rules_reject_incomplete_specs() {
     assert_eq!(status.conditions[0].reason, "Watching");
     assert_eq!(status.observed_generation, Some(1));
 }
+
+/// Our structural CRDs for the third-party reports the watcher reads accept realistic reports.
+#[tokio::test]
+async fn report_crds_accept_the_fixtures() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use zen_watcher_e2e::wait_established;
+
+    let client = admin_client().await.unwrap();
+    let crds = Api::<CustomResourceDefinition>::all(client.clone());
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let crd: CustomResourceDefinition =
+            serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let name = crd.metadata.name.clone().unwrap();
+        crds.patch(
+            &name,
+            &PatchParams::apply("zen-watcher-e2e").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        names.push(name);
+    }
+    assert_eq!(names.len(), 6);
+    for name in &names {
+        wait_established(&client, name).await.unwrap();
+    }
+
+    let ns = TestNamespace::create(&client, "reports").await.unwrap();
+    let fixtures = [
+        (
+            "kyverno/policyreport.json",
+            "wgpolicyk8s.io",
+            "v1alpha2",
+            "PolicyReport",
+            "policyreports",
+            true,
+        ),
+        (
+            "kyverno/clusterpolicyreport.json",
+            "wgpolicyk8s.io",
+            "v1alpha2",
+            "ClusterPolicyReport",
+            "clusterpolicyreports",
+            false,
+        ),
+        (
+            "kyverno/openreports-report.json",
+            "openreports.io",
+            "v1alpha1",
+            "Report",
+            "reports",
+            true,
+        ),
+        (
+            "trivy/vulnerabilityreport.json",
+            "aquasecurity.github.io",
+            "v1alpha1",
+            "VulnerabilityReport",
+            "vulnerabilityreports",
+            true,
+        ),
+        (
+            "trivy/clustervulnerabilityreport.json",
+            "aquasecurity.github.io",
+            "v1alpha1",
+            "ClusterVulnerabilityReport",
+            "clustervulnerabilityreports",
+            false,
+        ),
+    ];
+    for (file, group, version, kind, plural, namespaced) in fixtures {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures")
+            .join(file);
+        let mut object: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let metadata = object["metadata"].as_object_mut().unwrap();
+        metadata.insert(
+            "name".into(),
+            json!(format!("{}-{}", kind.to_lowercase(), ns.name)),
+        );
+        metadata.remove("uid");
+        metadata.remove("resourceVersion");
+        metadata.remove("creationTimestamp");
+        metadata.remove("namespace");
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
+        let api: Api<DynamicObject> = if namespaced {
+            Api::namespaced_with(client.clone(), &ns.name, &resource)
+        } else {
+            Api::all_with(client.clone(), &resource)
+        };
+        let object: DynamicObject = serde_json::from_value(object).unwrap();
+        api.create(&PostParams::default(), &object)
+            .await
+            .unwrap_or_else(|e| panic!("{file} rejected: {e}"));
+    }
+}

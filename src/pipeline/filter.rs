@@ -1228,3 +1228,23 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod readme_tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_lists_every_built_in_default_and_reason() {
+        let readme = include_str!("../../README.md");
+        for default in BUILT_IN_DEFAULTS {
+            let row = format!("| `{default}` | {} |", default.why);
+            assert!(readme.contains(&row), "README lacks {row}");
+        }
+        for reason in DropReason::ALL {
+            assert!(
+                readme.contains(&format!("`{}`", reason.as_str())),
+                "README lacks {reason}"
+            );
+        }
+    }
+}
