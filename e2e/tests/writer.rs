@@ -152,7 +152,7 @@ async fn findings_are_unchanged_resolved_and_reopened() {
     );
 
     // The report loses every finding but the first.
-    let present = BTreeSet::from([(ns.name.clone(), first.clone())]);
+    let present = BTreeSet::from([first.clone()]);
     let resolved = w.resolve_vanished(&uid, &present, now()).await.unwrap();
     assert_eq!(resolved, events.len() - 1);
     let second = observation_name("kyverno", &events[1].fingerprint);

@@ -170,12 +170,13 @@ impl Writer {
         }
     }
 
-    /// Marks as resolved every open finding Observation of `origin_uid` whose
-    /// `(namespace, name)` is not in `present`. Returns how many were resolved.
+    /// Marks as resolved every open finding Observation of `origin_uid` whose name is not in
+    /// `present` (names derive from the finding's identity, so they are unique per finding).
+    /// Returns how many were resolved.
     pub async fn resolve_vanished(
         &self,
         origin_uid: &str,
-        present: &BTreeSet<(String, String)>,
+        present: &BTreeSet<String>,
         now: Timestamp,
     ) -> Result<usize, WriteError> {
         let all: Api<Observation> = Api::all(self.client.clone());
@@ -193,7 +194,7 @@ impl Writer {
                 .as_ref()
                 .and_then(|s| s.resolved_at.as_ref())
                 .is_none();
-            if !open || present.contains(&(namespace.clone(), name.clone())) {
+            if !open || present.contains(&name) {
                 continue;
             }
             let api: Api<Observation> = Api::namespaced(self.client.clone(), &namespace);

@@ -1,0 +1,176 @@
+//! From normalised events to written Observations: filter and dedup (the pure pipeline), then
+//! the write queue, with every step counted. Webhooks and informers both come through here;
+//! what differs is the queue and what a full queue means (refuse vs wait).
+
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
+
+use crate::event::Event;
+use crate::metrics::Metrics;
+use crate::pipeline::filter::FilterConfig;
+use crate::pipeline::{Admission, IngesterRules, Verdict};
+use crate::writer::queue::Pending;
+use crate::writer::{WriteQueue, observation_name};
+
+/// How events reach the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Webhooks: a full queue refuses the request (the sender retries).
+    Refuse,
+    /// Informers: wait for room.
+    Wait,
+}
+
+/// What happened to a batch of events (one webhook request, one watched object).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub received: usize,
+    pub written: usize,
+    pub filtered: usize,
+    pub duplicates: usize,
+    /// Events that can never be written (counted and logged; the batch is still acknowledged).
+    pub rejected: usize,
+    /// Events not written for a reason that may pass: the sender must retry (503).
+    pub retry: usize,
+    /// The write queue was full.
+    pub queue_full: bool,
+    /// Names of the Observations the events are in (written or already there), for diffing a
+    /// report's findings against its Observations.
+    pub observations: Vec<String>,
+}
+
+impl Outcome {
+    /// Whether the request can be acknowledged with a 2xx: everything written or suppressed.
+    pub fn acknowledged(&self) -> bool {
+        self.retry == 0 && !self.queue_full
+    }
+}
+
+/// The shared, swappable state of the pipeline.
+pub struct Pipeline {
+    filter: RwLock<Arc<FilterConfig>>,
+    admission: Mutex<Admission>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Pipeline {
+    pub fn new(filter: FilterConfig, admission: Admission, metrics: Arc<Metrics>) -> Self {
+        Self {
+            filter: RwLock::new(Arc::new(filter)),
+            admission: Mutex::new(admission),
+            metrics,
+        }
+    }
+
+    /// Replaces the filter rules (a valid ConfigMap update).
+    pub fn set_filter(&self, filter: FilterConfig) {
+        *self.filter.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(filter);
+    }
+
+    pub fn filter(&self) -> Arc<FilterConfig> {
+        self.filter
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Filters, deduplicates and writes `events`; waits for every write to finish.
+    pub async fn ingest(
+        &self,
+        events: Vec<Event>,
+        rules: Option<&IngesterRules>,
+        queue: &WriteQueue,
+        delivery: Delivery,
+    ) -> Outcome {
+        let mut outcome = Outcome {
+            received: events.len(),
+            ..Default::default()
+        };
+        let admitted = self.admit(events, rules, &mut outcome);
+        let mut pending: Vec<(Event, Pending)> = Vec::with_capacity(admitted.len());
+        let mut unsent = admitted.into_iter();
+        for event in unsent.by_ref() {
+            let submitted = match delivery {
+                Delivery::Refuse => queue.try_submit(event.clone()),
+                Delivery::Wait => queue.submit(event.clone()).await,
+            };
+            match submitted {
+                Ok(p) => pending.push((event, p)),
+                Err(_) => {
+                    outcome.queue_full = true;
+                    self.forget(&event);
+                    outcome.retry += 1;
+                    break;
+                }
+            }
+        }
+        for event in unsent {
+            self.forget(&event);
+            outcome.retry += 1;
+        }
+        for (event, p) in pending {
+            self.settle(event, p, &mut outcome).await;
+        }
+        outcome
+    }
+
+    fn admit(
+        &self,
+        events: Vec<Event>,
+        rules: Option<&IngesterRules>,
+        outcome: &mut Outcome,
+    ) -> Vec<Event> {
+        let filter = self.filter();
+        let now = Instant::now();
+        let mut admission = self
+            .admission
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut admitted = Vec::with_capacity(events.len());
+        for event in events {
+            self.metrics.received(&event.source);
+            let verdict = admission.admit(&filter, &event, rules, now);
+            self.metrics.verdict(&event.source, &verdict);
+            match verdict {
+                Verdict::Write => admitted.push(event),
+                Verdict::Filtered { .. } => outcome.filtered += 1,
+                Verdict::Duplicate => outcome.duplicates += 1,
+            }
+        }
+        admitted
+    }
+
+    async fn settle(&self, event: Event, pending: Pending, outcome: &mut Outcome) {
+        let Ok(result) = pending.await else {
+            // The queue's worker went away (shutdown): the sender must retry.
+            self.forget(&event);
+            outcome.retry += 1;
+            return;
+        };
+        self.metrics.write(&event.source, &result);
+        match result {
+            Ok(_) => {
+                outcome.written += 1;
+                outcome
+                    .observations
+                    .push(observation_name(&event.source, &event.fingerprint));
+            }
+            Err(err) if err.is_transient() => {
+                tracing::warn!(source = %event.source, error = %err, "Observation write failed; the sender will retry");
+                self.forget(&event);
+                outcome.retry += 1;
+            }
+            Err(err) => {
+                tracing::error!(source = %event.source, error = %err, "dropping an event that cannot be written");
+                outcome.rejected += 1;
+            }
+        }
+    }
+
+    fn forget(&self, event: &Event) {
+        self.admission
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .forget(event);
+    }
+}
