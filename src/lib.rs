@@ -3,6 +3,7 @@
 pub mod config;
 pub mod crd;
 pub mod event;
+pub mod gc;
 pub mod ingest;
 pub mod metrics;
 pub mod pipeline;

@@ -1,0 +1,242 @@
+//! Garbage collection of expired Observations (leader only). An occurrence expires its TTL
+//! after creation; a finding expires its TTL after it was resolved (an open finding is still
+//! true and is kept). The leader lists the Observations it manages in pages of 500 and deletes
+//! the expired ones with a uid precondition, so an Observation re-created meanwhile survives.
+
+use std::time::Duration;
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{Api, DeleteParams, ListParams, Preconditions};
+use kube::{Client, ResourceExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::crd::Observation;
+use crate::writer::observation::{MANAGED_BY, MANAGED_BY_LABEL, ORIGIN_UID_LABEL};
+
+pub const PAGE_SIZE: u32 = 500;
+
+/// Why an Observation is due for deletion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    /// An occurrence older than its TTL.
+    Occurrence,
+    /// A finding resolved longer ago than its TTL.
+    ResolvedFinding,
+}
+
+impl Expiry {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expiry::Occurrence => "ttl",
+            Expiry::ResolvedFinding => "resolved_ttl",
+        }
+    }
+}
+
+/// Whether `observation` has expired at `now`. `default_ttl` applies when the spec has none.
+pub fn expired(observation: &Observation, now: Timestamp, default_ttl: Duration) -> Option<Expiry> {
+    let ttl_seconds = observation
+        .spec
+        .ttl_seconds_after_creation
+        .filter(|s| *s > 0)
+        .unwrap_or(default_ttl.as_secs() as i64);
+    let ttl = SignedDuration::from_secs(ttl_seconds);
+    let is_finding = observation.labels().contains_key(ORIGIN_UID_LABEL);
+    if is_finding {
+        let resolved = observation.status.as_ref()?.resolved_at.as_ref()?.0;
+        return (resolved.checked_add(ttl).ok()? <= now).then_some(Expiry::ResolvedFinding);
+    }
+    let created = observation.metadata.creation_timestamp.as_ref()?.0;
+    (created.checked_add(ttl).ok()? <= now).then_some(Expiry::Occurrence)
+}
+
+/// What one GC run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub scanned: usize,
+    pub deleted: usize,
+    /// Deletions that found the object gone or replaced (precondition failed): not errors.
+    pub skipped: usize,
+    pub failed: usize,
+    /// The run stopped early: leadership lost, cancelled or timed out.
+    pub interrupted: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GcError {
+    #[error("listing Observations: {0}")]
+    List(#[source] kube::Error),
+    #[error("GC run exceeded GC_TIMEOUT ({0:?})")]
+    Timeout(Duration),
+}
+
+/// One pass over every managed Observation. `still_leader` is checked before each deletion
+/// (fencing: a replica that lost the Lease stops deleting at once).
+pub async fn run_once(
+    client: &Client,
+    default_ttl: Duration,
+    still_leader: &(dyn Fn() -> bool + Send + Sync),
+    cancel: &CancellationToken,
+) -> Result<Report, GcError> {
+    let all: Api<Observation> = Api::all(client.clone());
+    let mut params = ListParams::default()
+        .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"))
+        .limit(PAGE_SIZE);
+    let mut report = Report::default();
+    loop {
+        let page = all.list(&params).await.map_err(GcError::List)?;
+        let now = Timestamp::now();
+        for observation in &page.items {
+            report.scanned += 1;
+            if expired(observation, now, default_ttl).is_none() {
+                continue;
+            }
+            if cancel.is_cancelled() || !still_leader() {
+                report.interrupted = true;
+                return Ok(report);
+            }
+            delete(client, observation, &mut report).await;
+        }
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(report),
+        }
+    }
+}
+
+async fn delete(client: &Client, observation: &Observation, report: &mut Report) {
+    let namespace = observation.namespace().unwrap_or_default();
+    let name = observation.name_any();
+    let api: Api<Observation> = Api::namespaced(client.clone(), &namespace);
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: observation.uid(),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    match api.delete(&name, &params).await {
+        Ok(_) => report.deleted += 1,
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => report.skipped += 1,
+        Err(err) => {
+            tracing::warn!(%namespace, %name, error = %err, "GC could not delete an expired Observation");
+            report.failed += 1;
+        }
+    }
+}
+
+/// Runs GC now and then every `interval` until `cancel` fires, each run bounded by `timeout`.
+/// `on_run` receives each run's outcome (for metrics and logs).
+pub async fn run(
+    client: Client,
+    default_ttl: Duration,
+    interval: Duration,
+    timeout: Duration,
+    still_leader: impl Fn() -> bool + Send + Sync,
+    cancel: CancellationToken,
+    on_run: impl Fn(&Result<Report, GcError>),
+) {
+    loop {
+        let result = match tokio::time::timeout(
+            timeout,
+            run_once(&client, default_ttl, &still_leader, &cancel),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(GcError::Timeout(timeout)),
+        };
+        on_run(&result);
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use serde_json::json;
+
+    use super::*;
+    use crate::crd::ObservationStatus;
+
+    const WEEK: Duration = Duration::from_secs(7 * 86_400);
+
+    fn observation(created: &str, ttl: Option<i64>) -> Observation {
+        let mut obs: Observation = serde_json::from_value(json!({
+            "apiVersion": "zen.kube-zen.io/v1alpha1", "kind": "Observation",
+            "metadata": {"name": "o", "namespace": "n", "creationTimestamp": created},
+            "spec": {"source": "falco", "category": "security", "severity": "high",
+                     "eventType": "runtime_alert", "detectedAt": created},
+        }))
+        .unwrap();
+        obs.spec.ttl_seconds_after_creation = ttl;
+        obs
+    }
+
+    fn at(t: &str) -> Timestamp {
+        t.parse().unwrap()
+    }
+
+    #[test]
+    fn occurrences_expire_ttl_after_creation() {
+        let obs = observation("2026-11-26T10:00:00Z", Some(3600));
+        assert_eq!(expired(&obs, at("2026-11-26T10:59:59Z"), WEEK), None);
+        assert_eq!(
+            expired(&obs, at("2026-11-26T11:00:00Z"), WEEK),
+            Some(Expiry::Occurrence)
+        );
+    }
+
+    #[test]
+    fn without_a_ttl_the_default_applies() {
+        let obs = observation("2026-11-19T10:00:00Z", None);
+        assert_eq!(expired(&obs, at("2026-11-26T09:59:59Z"), WEEK), None);
+        assert_eq!(
+            expired(&obs, at("2026-11-26T10:00:00Z"), WEEK),
+            Some(Expiry::Occurrence)
+        );
+    }
+
+    fn finding(resolved: Option<&str>) -> Observation {
+        let mut obs = observation("2026-01-01T00:00:00Z", Some(3600));
+        obs.metadata.labels = Some(BTreeMap::from([(
+            ORIGIN_UID_LABEL.to_string(),
+            "u".to_string(),
+        )]));
+        obs.status = Some(ObservationStatus {
+            resolved_at: resolved.map(|r| Time(at(r))),
+            ..Default::default()
+        });
+        obs
+    }
+
+    #[test]
+    fn open_findings_are_kept_however_old() {
+        assert_eq!(
+            expired(&finding(None), at("2026-11-26T10:00:00Z"), WEEK),
+            None
+        );
+    }
+
+    #[test]
+    fn resolved_findings_expire_ttl_after_resolution() {
+        let obs = finding(Some("2026-11-26T10:00:00Z"));
+        assert_eq!(expired(&obs, at("2026-11-26T10:30:00Z"), WEEK), None);
+        assert_eq!(
+            expired(&obs, at("2026-11-26T11:00:00Z"), WEEK),
+            Some(Expiry::ResolvedFinding)
+        );
+    }
+
+    #[test]
+    fn an_object_without_a_creation_time_is_kept() {
+        let mut obs = observation("2026-11-26T10:00:00Z", Some(1));
+        obs.metadata.creation_timestamp = None;
+        assert_eq!(expired(&obs, at("2030-01-01T00:00:00Z"), WEEK), None);
+    }
+}
