@@ -11,24 +11,30 @@ TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(PATH)
 CHART := charts/zen-watcher
 
-.PHONY: build test lint fmt fmt-check clippy actionlint unit crds crds-check readme \
-        tools cluster-up cluster-down e2e demo
+.PHONY: build test lint fmt fmt-check clippy clippy-fuzz actionlint unit crds crds-check readme \
+        tools cluster-up cluster-down e2e fuzz demo
 
 build: ## Build the workspace (debug)
 	cargo build --workspace --locked
 
 test: lint unit crds-check e2e ## Everything CI checks
 
-lint: fmt-check clippy actionlint ## Formatting, clippy on every target, workflow lint
+lint: fmt-check clippy clippy-fuzz actionlint ## Formatting, clippy on every target (fuzz too), workflow lint
 
 fmt: ## Format the code
 	cargo fmt --all
+	cd fuzz && cargo fmt
 
 fmt-check:
 	cargo fmt --all -- --check
+	cd fuzz && cargo fmt -- --check
 
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The fuzz crate is its own workspace (cargo-fuzz's layout): type-checked here, run by `make fuzz`.
+clippy-fuzz:
+	cd fuzz && CARGO_TARGET_DIR=$(HOME)/.cache/zen-watcher/fuzz-target cargo clippy --all-targets --locked -- -D warnings
 
 actionlint:
 	scripts/install-actionlint.sh
@@ -61,6 +67,9 @@ cluster-down: ## Stop the local control plane (by PID)
 
 e2e: ## End-to-end tests against a real apiserver (starts one when none runs)
 	scripts/e2e.sh
+
+fuzz: ## Run every fuzz target for FUZZ_SECONDS (default 20) each
+	scripts/fuzz.sh $(or $(FUZZ_SECONDS),20)
 
 demo: ## A local demo (arrives with a later issue)
 	@echo "make demo is not built yet: it arrives with the runtime and chart issues (see README)." >&2

@@ -9,8 +9,8 @@ use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::pipeline::filter::FilterConfig;
 use crate::pipeline::{Admission, IngesterRules, Verdict};
+use crate::writer::WriteQueue;
 use crate::writer::queue::Pending;
-use crate::writer::{WriteQueue, observation_name};
 
 /// How events reach the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,9 +34,6 @@ pub struct Outcome {
     pub retry: usize,
     /// The write queue was full.
     pub queue_full: bool,
-    /// Names of the Observations the events are in (written or already there), for diffing a
-    /// report's findings against its Observations.
-    pub observations: Vec<String>,
 }
 
 impl Outcome {
@@ -149,12 +146,7 @@ impl Pipeline {
         };
         self.metrics.write(&event.source, &result);
         match result {
-            Ok(_) => {
-                outcome.written += 1;
-                outcome
-                    .observations
-                    .push(observation_name(&event.source, &event.fingerprint));
-            }
+            Ok(_) => outcome.written += 1,
             Err(err) if err.is_transient() => {
                 tracing::warn!(source = %event.source, error = %err, "Observation write failed; the sender will retry");
                 self.forget(&event);
@@ -164,6 +156,17 @@ impl Pipeline {
                 tracing::error!(source = %event.source, error = %err, "dropping an event that cannot be written");
                 outcome.rejected += 1;
             }
+        }
+    }
+
+    /// Forgets identities whose Observations were just resolved (see `Admission::forget_identity`).
+    pub fn forget_identities(&self, identities: &[(String, String)]) {
+        let mut admission = self
+            .admission
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (source, fingerprint) in identities {
+            admission.forget_identity(source, fingerprint);
         }
     }
 

@@ -53,6 +53,12 @@ pub struct Metrics {
     pub observations_written: Family<WrittenLabels, Counter>,
     pub write_errors: Family<WriteErrorLabels, Counter>,
     pub write_queue_depth: Family<QueueLabels, Gauge>,
+    /// Counted by the HTTP server (`crate::server`).
+    pub webhook_requests: Family<crate::server::RequestLabels, Counter>,
+    /// 1 while this replica holds the leader Lease, else 0.
+    pub leader: Gauge,
+    /// Times this replica became or stopped being leader.
+    pub leader_transitions: Counter,
 }
 
 impl Default for Metrics {
@@ -71,6 +77,9 @@ impl Metrics {
             observations_written: Family::default(),
             write_errors: Family::default(),
             write_queue_depth: Family::default(),
+            webhook_requests: Family::default(),
+            leader: Gauge::default(),
+            leader_transitions: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -102,6 +111,21 @@ impl Metrics {
             "write_queue_depth",
             "Events waiting to be written",
             metrics.write_queue_depth.clone(),
+        );
+        registry.register(
+            "webhook_requests",
+            "Webhook requests answered, by endpoint and status code",
+            metrics.webhook_requests.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader Lease, else 0",
+            metrics.leader.clone(),
+        );
+        registry.register(
+            "leader_transitions",
+            "Times this replica became or stopped being leader",
+            metrics.leader_transitions.clone(),
         );
         Self {
             registry,

@@ -54,3 +54,31 @@ pub async fn wait_established(
     )
     .await
 }
+
+/// Applies our structural test CRDs for the third-party reports (`e2e/crds/*.yaml`) and waits
+/// until each is Established. Returns their names.
+pub async fn apply_report_crds(client: &Client) -> anyhow::Result<Vec<String>> {
+    let api = Api::<CustomResourceDefinition>::all(client.clone());
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        let crd: CustomResourceDefinition =
+            serde_saphyr::from_str(&std::fs::read_to_string(&path)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(
+            &name,
+            &PatchParams::apply("zen-watcher-e2e").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("applying CRD {name}: {e}"))?;
+        names.push(name);
+    }
+    for name in &names {
+        wait_established(client, name).await?;
+    }
+    names.sort();
+    Ok(names)
+}

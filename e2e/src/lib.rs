@@ -14,7 +14,7 @@ pub mod watcher;
 
 pub use cluster::{admin_client, admin_kubeconfig_path, client_from_kubeconfig};
 pub use controlplane::ControlPlane;
-pub use crds::{apply_crds, wait_established};
+pub use crds::{apply_crds, apply_report_crds, wait_established};
 pub use namespace::TestNamespace;
 pub use tokens::{kubeconfig_for_token, mint_token};
 pub use wait::wait_until;
@@ -41,4 +41,15 @@ pub fn unique_suffix() -> String {
         .unwrap_or(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{:x}{n}", (nanos ^ std::process::id()) & 0xfffff)
+}
+
+/// Sends the watcher library's logs (in-process tests) to the test output; `RUST_LOG` filters
+/// (default `zen_watcher=debug`). Captured by the test harness, so shown only on failure.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("zen_watcher=debug"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
 }

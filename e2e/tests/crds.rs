@@ -312,32 +312,9 @@ async fn ingester_cel_rules_reject_incomplete_specs() {
 /// Our structural CRDs for the third-party reports the watcher reads accept realistic reports.
 #[tokio::test]
 async fn report_crds_accept_the_fixtures() {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use zen_watcher_e2e::wait_established;
-
     let client = admin_client().await.unwrap();
-    let crds = Api::<CustomResourceDefinition>::all(client.clone());
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let crd: CustomResourceDefinition =
-            serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap())
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let name = crd.metadata.name.clone().unwrap();
-        crds.patch(
-            &name,
-            &PatchParams::apply("zen-watcher-e2e").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-        names.push(name);
-    }
+    let names = zen_watcher_e2e::apply_report_crds(&client).await.unwrap();
     assert_eq!(names.len(), 6);
-    for name in &names {
-        wait_established(&client, name).await.unwrap();
-    }
 
     let ns = TestNamespace::create(&client, "reports").await.unwrap();
     let fixtures = [

@@ -74,16 +74,25 @@ impl Admission {
 
     /// Forgets an admitted event whose write failed, so the sender's retry is not suppressed.
     pub fn forget(&mut self, event: &Event) {
-        self.dedup.forget(&dedup_key(event));
+        self.forget_identity(&event.source, &event.fingerprint);
+    }
+
+    /// Forgets an identity, e.g. a finding just resolved, whose return must be written.
+    pub fn forget_identity(&mut self, source: &str, fingerprint: &str) {
+        self.dedup.forget(&identity_key(source, fingerprint));
     }
 }
 
-/// Source and fingerprint: what the Observation name is derived from.
 fn dedup_key(event: &Event) -> String {
-    let mut key = String::with_capacity(event.source.len() + 1 + event.fingerprint.len());
-    key.push_str(&event.source);
+    identity_key(&event.source, &event.fingerprint)
+}
+
+/// Source and fingerprint: what the Observation name is derived from.
+fn identity_key(source: &str, fingerprint: &str) -> String {
+    let mut key = String::with_capacity(source.len() + 1 + fingerprint.len());
+    key.push_str(source);
     key.push('\u{1f}');
-    key.push_str(&event.fingerprint);
+    key.push_str(fingerprint);
     key
 }
 

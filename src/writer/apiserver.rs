@@ -172,20 +172,21 @@ impl Writer {
 
     /// Marks as resolved every open finding Observation of `origin_uid` whose name is not in
     /// `present` (names derive from the finding's identity, so they are unique per finding).
-    /// Returns how many were resolved.
+    /// Returns the `(source, fingerprint)` of each one resolved, so the dedup window can forget
+    /// them: a finding that comes back must reach the apiserver to be re-opened.
     pub async fn resolve_vanished(
         &self,
         origin_uid: &str,
         present: &BTreeSet<String>,
         now: Timestamp,
-    ) -> Result<usize, WriteError> {
+    ) -> Result<Vec<(String, String)>, WriteError> {
         let all: Api<Observation> = Api::all(self.client.clone());
         let selector = format!("{ORIGIN_UID_LABEL}={origin_uid}");
         let list = all
             .list(&ListParams::default().labels(&selector))
             .await
             .map_err(|e| classify("", &selector, e))?;
-        let mut resolved = 0;
+        let mut resolved = Vec::new();
         for observation in list {
             let namespace = observation.namespace().unwrap_or_default();
             let name = observation.name_any();
@@ -206,7 +207,10 @@ impl Writer {
             })
             .await
             .map_err(|e| classify(&namespace, &name, e))?;
-            resolved += usize::from(patched);
+            if patched {
+                let fingerprint = observation.spec.fingerprint.clone().unwrap_or_default();
+                resolved.push((observation.spec.source.clone(), fingerprint));
+            }
         }
         Ok(resolved)
     }

@@ -94,42 +94,79 @@ pub fn build(event: &Event, settings: &ObservationSettings) -> Observation {
 
 /// Keeps `details` within `max_bytes` of JSON: top-level fields are kept in order while they
 /// fit; a string that does not fit is cut; anything else that does not fit is dropped. What
-/// was cut is listed under [`TRUNCATED_KEY`].
+/// was cut is listed (as far as room allows) under [`TRUNCATED_KEY`]. The result is at most
+/// `max_bytes` long once serialised, for any `max_bytes` of 128 or more.
 pub fn cap_details(details: &Map<String, Value>, max_bytes: usize) -> Map<String, Value> {
     let full = json_len(&Value::Object(details.clone()));
     if full <= max_bytes {
         return details.clone();
     }
-    // Room for the marker itself.
-    let budget = max_bytes.saturating_sub(256 + details.len().min(32) * 48);
+    // Room for the marker without its field list.
+    let budget = max_bytes.saturating_sub(MARKER_RESERVE);
     let mut kept = Map::new();
     let mut used = 2;
     let mut cut = Vec::new();
     for (key, value) in details {
-        let size = key.len() + 4 + json_len(value);
+        let key_len = json_str_len(key) + 2;
+        let size = key_len + json_len(value);
         if used + size <= budget {
             used += size;
             kept.insert(key.clone(), value.clone());
             continue;
         }
-        cut.push(Value::String(key.clone()));
+        cut.push(key.as_str());
         if let Value::String(text) = value {
-            let room = budget.saturating_sub(used + key.len() + 8);
+            // Half the room left, so the fields after it still have a chance.
+            let room = budget.saturating_sub(used + key_len) / 2;
             if room >= 64 {
-                let prefix = truncate_str(text, room / 2);
-                used += key.len() + 4 + json_len(&Value::String(prefix.to_string()));
+                let prefix = fit_json_prefix(text, room);
+                used += key_len + json_str_len(prefix);
                 kept.insert(key.clone(), Value::String(prefix.to_string()));
             }
         }
     }
     let mut marker = Map::new();
     marker.insert("originalBytes".into(), full.into());
-    marker.insert(
-        "fields".into(),
-        Value::Array(cut.into_iter().take(32).collect()),
-    );
+    marker.insert("fields".into(), Value::Array(Vec::new()));
     kept.insert(TRUNCATED_KEY.into(), Value::Object(marker));
+    let mut size = json_len(&Value::Object(kept.clone()));
+    for key in cut {
+        let name = Value::String(truncate_str(key, 64).to_string());
+        let grows = json_len(&name) + 1;
+        if size + grows > max_bytes {
+            break;
+        }
+        if let Some(Value::Array(fields)) = kept
+            .get_mut(TRUNCATED_KEY)
+            .and_then(|m| m.get_mut("fields"))
+        {
+            fields.push(name);
+            size += grows;
+        }
+    }
     kept
+}
+
+/// What the truncation marker needs besides its list of field names.
+const MARKER_RESERVE: usize = 96;
+
+/// The longest prefix of `text` (on a character boundary) whose JSON form fits `room` bytes.
+fn fit_json_prefix(text: &str, room: usize) -> &str {
+    // The JSON length of a prefix grows with the prefix: binary search the longest that fits.
+    let (mut low, mut high) = (0, text.len().min(room));
+    while low < high {
+        let mid = low + (high - low).div_ceil(2);
+        if json_str_len(truncate_str(text, mid)) <= room {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    truncate_str(text, low)
+}
+
+fn json_str_len(text: &str) -> usize {
+    json_len(&Value::String(text.to_string()))
 }
 
 /// Kubernetes times have whole seconds; rounding here keeps what we write equal to what we

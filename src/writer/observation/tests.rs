@@ -171,3 +171,35 @@ fn facts_do_not_leak_into_the_observation() {
     let json = serde_json::to_string(&build(&event, &settings())).unwrap();
     assert!(!json.contains("\"stage\":\"s\""));
 }
+
+/// Found by fuzzing: escaped characters and long key names used to overshoot the cap.
+#[test]
+fn the_cap_holds_for_escapes_and_long_keys() {
+    let escapes = json!({"output": "\u{0}\"\\\n".repeat(400)})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let long_key = json!({"k".repeat(1100): 1}).as_object().cloned().unwrap();
+    let many_keys: Map<String, Value> = (0..200)
+        .map(|i| (format!("{}{i}", "x".repeat(60)), json!(i)))
+        .collect();
+    for details in [escapes, long_key, many_keys] {
+        for max in [128, 1024, 1500, 4096] {
+            let capped = cap_details(&details, max);
+            let size = serde_json::to_vec(&capped).unwrap().len();
+            assert!(size <= max, "{size} > {max}");
+            let fits = serde_json::to_vec(&details).unwrap().len() <= max;
+            assert_eq!(capped.contains_key(TRUNCATED_KEY), !fits);
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_cap_always_holds(entries in proptest::collection::btree_map(".{0,80}", ".{0,3000}", 0..20), max in 128usize..5000) {
+        let details: Map<String, Value> = entries.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        let capped = cap_details(&details, max);
+        let size = serde_json::to_vec(&capped).unwrap().len();
+        proptest::prop_assert!(size <= max || capped == details, "{} > {}", size, max);
+    }
+}

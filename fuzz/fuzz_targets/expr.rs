@@ -1,0 +1,13 @@
+#![no_main]
+//! `pipeline::expr::Expression::parse`, and `matches` on a sample Falco event when it parses.
+
+mod common;
+
+use libfuzzer_sys::fuzz_target;
+use zen_watcher::pipeline::expr::Expression;
+
+fuzz_target!(|text: &str| {
+    if let Ok(expression) = Expression::parse(text) {
+        let _ = expression.matches(&common::SAMPLE_EVENT);
+    }
+});

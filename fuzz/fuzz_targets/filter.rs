@@ -1,0 +1,14 @@
+#![no_main]
+//! `pipeline::filter::FilterConfig::from_json`, and `decide` on a sample Falco event when it
+//! compiles.
+
+mod common;
+
+use libfuzzer_sys::fuzz_target;
+use zen_watcher::pipeline::filter::FilterConfig;
+
+fuzz_target!(|text: &str| {
+    if let Ok(config) = FilterConfig::from_json(text) {
+        let _ = config.decide(&common::SAMPLE_EVENT, None);
+    }
+});

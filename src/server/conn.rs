@@ -1,0 +1,22 @@
+//! What the accept loop knows about a connection, put into every request's extensions.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rustls_pki_types::CertificateDer;
+
+#[derive(Clone, Debug)]
+pub struct ConnInfo {
+    pub remote: SocketAddr,
+    /// The client's end-entity certificate, present only when the handshake verified it.
+    pub client_cert: Option<Arc<CertificateDer<'static>>>,
+}
+
+impl ConnInfo {
+    pub fn plain(remote: SocketAddr) -> Self {
+        Self {
+            remote,
+            client_cert: None,
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The HTTP server: webhooks (Falco, audit, Ingester paths) on `WATCHER_PORT`, probes and
+//! metrics on `METRICS_PORT` (and on the webhook port while it is plain HTTP).
+
+mod auth;
+mod client_addr;
+mod conn;
+mod file_stamp;
+mod handlers;
+mod ingest;
+mod listener;
+mod metrics;
+mod rate_limit;
+mod readiness;
+mod reply;
+mod routes;
+mod tls;
+mod token_file;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+pub use conn::ConnInfo;
+pub use handlers::{AUDIT_PATH, FALCO_PATH, Serves, filter};
+pub use ingest::{Ingest, IngestFuture, PipelineIngest};
+pub use metrics::{RequestLabels, RequestMetrics};
+pub use readiness::Readiness;
+pub use routes::{IngesterAuth, IngesterRoute, RouteError, RouteTable};
+pub use tls::TlsError;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::sources::audit;
+use auth::Auth;
+use listener::Listener;
+use rate_limit::RateLimiter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("reading WEBHOOK_AUTH_TOKEN_FILE {}: {source}", path.display())]
+    TokenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("webhook TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error("binding the {port} port {addr}: {source}")]
+    Bind {
+        port: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Request body limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_request_bytes: u64,
+    pub audit_max_request_bytes: u64,
+}
+
+/// Everything the handlers share.
+pub struct ServerState {
+    ingest: Arc<dyn Ingest>,
+    routes: RouteTable,
+    readiness: Readiness,
+    metrics: Arc<Metrics>,
+    audit_context: audit::Context,
+    auth: Auth,
+    limits: Limits,
+    limiter: RateLimiter,
+    requests: RequestMetrics,
+}
+
+impl ServerState {
+    /// Reads the token file (if any) once: a missing file fails start-up.
+    pub fn new(
+        config: &Config,
+        ingest: Arc<dyn Ingest>,
+        metrics: Arc<Metrics>,
+        audit_context: audit::Context,
+    ) -> Result<Self, ServerError> {
+        let auth = Auth::from_config(config).map_err(|source| ServerError::TokenFile {
+            path: config.webhook_auth_token_file.clone().unwrap_or_default(),
+            source,
+        })?;
+        let requests = RequestMetrics {
+            requests: metrics.webhook_requests.clone(),
+        };
+        Ok(Self {
+            ingest,
+            routes: RouteTable::new(),
+            readiness: Readiness::new(),
+            metrics,
+            audit_context,
+            auth,
+            limits: Limits {
+                max_request_bytes: config.max_request_bytes,
+                audit_max_request_bytes: config.audit_max_request_bytes,
+            },
+            limiter: RateLimiter::new(config.webhook_rate_limit),
+            requests,
+        })
+    }
+
+    /// The Ingester route table (a shared handle).
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
+    }
+
+    /// The `/readyz` flag (a shared handle).
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    pub fn request_metrics(&self) -> &RequestMetrics {
+        &self.requests
+    }
+}
+
+/// Both listeners, bound and not yet serving.
+pub struct Servers {
+    webhook: Listener,
+    metrics: Listener,
+    state: Arc<ServerState>,
+}
+
+/// Binds `WATCHER_PORT` (HTTPS when TLS files are configured) and `METRICS_PORT` on `host`.
+pub async fn bind(
+    config: &Config,
+    host: IpAddr,
+    state: Arc<ServerState>,
+) -> Result<Servers, ServerError> {
+    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+    let bind = |port: &'static str, number: u16, tls| async move {
+        let addr = SocketAddr::new(host, number);
+        Listener::bind(addr, tls)
+            .await
+            .map_err(|source| ServerError::Bind { port, addr, source })
+    };
+    let webhook = bind("webhook", config.watcher_port, tls).await?;
+    let metrics = bind("metrics", config.metrics_port, None).await?;
+    tracing::info!(
+        webhook = %webhook.local_addr(),
+        tls = webhook.is_tls(),
+        metrics = %metrics.local_addr(),
+        "HTTP server listening"
+    );
+    Ok(Servers {
+        webhook,
+        metrics,
+        state,
+    })
+}
+
+impl Servers {
+    pub fn webhook_addr(&self) -> SocketAddr {
+        self.webhook.local_addr()
+    }
+
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics.local_addr()
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains in-flight requests for up to `grace`.
+    pub async fn serve(self, shutdown: CancellationToken, grace: Duration) {
+        let webhook_serves = Serves {
+            webhooks: true,
+            health: !self.webhook.is_tls(),
+        };
+        let metrics_serves = Serves {
+            webhooks: false,
+            health: true,
+        };
+        let webhook = self.webhook.serve(
+            filter(self.state.clone(), webhook_serves),
+            shutdown.clone(),
+            grace,
+        );
+        let metrics = self
+            .metrics
+            .serve(filter(self.state, metrics_serves), shutdown, grace);
+        tokio::join!(webhook, metrics);
+    }
+}
