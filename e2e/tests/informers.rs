@@ -27,6 +27,7 @@ fn context(client: &Client, namespace: &str) -> Context {
             fallback_namespace: namespace.to_string(),
             default_ttl_seconds: 86_400,
             details_max_bytes: 32 * 1024,
+            cluster_ingester_namespaces: vec![],
         },
         RetryPolicy::default(),
     ));

@@ -33,6 +33,7 @@ fn writer(client: &Client, fallback_namespace: &str) -> Writer {
         fallback_namespace: fallback_namespace.to_string(),
         default_ttl_seconds: 7 * 86_400,
         details_max_bytes: 32 * 1024,
+        cluster_ingester_namespaces: vec![],
     };
     Writer::new(client.clone(), settings, RetryPolicy::default())
 }

@@ -27,6 +27,8 @@ pub struct ObservationSettings {
     /// `OBSERVATION_TTL_SECONDS` / `OBSERVATION_TTL_DAYS`, already resolved.
     pub default_ttl_seconds: u64,
     pub details_max_bytes: usize,
+    /// `CLUSTER_INGESTER_NAMESPACES`: Ingesters elsewhere write only in their own namespace.
+    pub cluster_ingester_namespaces: Vec<String>,
 }
 
 /// `<source>-<first 16 hex of sha256(fingerprint)>`: the same event always gets the same name,
@@ -37,8 +39,17 @@ pub fn observation_name(source: &str, fingerprint: &str) -> String {
     format!("{source}-{hex}")
 }
 
-/// The namespace an event's Observation lives in.
+/// The namespace an event's Observation lives in: its resource's, else the watcher's. An
+/// event from an Ingester outside `CLUSTER_INGESTER_NAMESPACES` stays in that Ingester's
+/// namespace (tenancy: an Ingester cannot write into other namespaces).
 pub fn target_namespace<'a>(event: &'a Event, settings: &'a ObservationSettings) -> &'a str {
+    if let Some(ingester) = &event.ingester
+        && !settings
+            .cluster_ingester_namespaces
+            .contains(&ingester.namespace)
+    {
+        return &ingester.namespace;
+    }
     event
         .namespace()
         .filter(|ns| !ns.is_empty())

@@ -11,6 +11,7 @@ fn settings() -> ObservationSettings {
         fallback_namespace: "zen-system".into(),
         default_ttl_seconds: 7 * 86_400,
         details_max_bytes: 32 * 1024,
+        cluster_ingester_namespaces: vec![],
     }
 }
 
@@ -202,4 +203,24 @@ proptest::proptest! {
         let size = serde_json::to_vec(&capped).unwrap().len();
         proptest::prop_assert!(size <= max || capped == details, "{} > {}", size, max);
     }
+}
+
+#[test]
+fn tenant_ingesters_write_only_in_their_namespace() {
+    use crate::event::IngesterRef;
+    let mut event = falco_event();
+    event.ingester = Some(IngesterRef {
+        namespace: "team-a".into(),
+        name: "hooks".into(),
+    });
+    assert_eq!(
+        build(&event, &settings()).metadata.namespace.as_deref(),
+        Some("team-a")
+    );
+    let mut cluster = settings();
+    cluster.cluster_ingester_namespaces = vec!["team-a".into()];
+    assert_eq!(
+        build(&event, &cluster).metadata.namespace.as_deref(),
+        Some("shop")
+    );
 }
