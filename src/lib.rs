@@ -1,11 +1,14 @@
 //! zen-watcher: turns security and operations signals into `Observation` resources.
 
+pub mod app;
 pub mod config;
 pub mod crd;
 pub mod event;
+pub mod filter_watch;
 pub mod gc;
 pub mod informers;
 pub mod ingest;
+pub mod ingesters;
 pub mod leader;
 pub mod metrics;
 pub mod pipeline;

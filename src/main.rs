@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use zen_watcher::config::{Config, LoadOutcome};
-use zen_watcher::{shutdown, telemetry};
+use zen_watcher::{app, shutdown, telemetry};
 
 fn main() -> ExitCode {
     let config = match Config::load() {
@@ -42,7 +42,7 @@ fn config_printing_requested() -> bool {
 
 #[tokio::main]
 async fn run(config: Config) -> anyhow::Result<()> {
-    let mut signals = shutdown::Signals::install()?;
+    let signals = shutdown::Signals::install()?;
     telemetry::init_logging(&config.log_level, config.log_format)?;
     for warning in &config.warnings {
         tracing::warn!("{warning}");
@@ -55,7 +55,5 @@ async fn run(config: Config) -> anyhow::Result<()> {
         "zen-watcher starting"
     );
     tracing::debug!(config = %serde_json::to_string(&config)?, "configuration");
-    let signal = signals.recv().await;
-    tracing::info!(signal, "shutting down");
-    Ok(())
+    app::run(config, signals).await
 }

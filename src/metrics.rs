@@ -39,6 +39,11 @@ pub struct WriteErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QueueLabels {
     /// `webhook` or `informer`.
     pub queue: String,
@@ -53,6 +58,10 @@ pub struct Metrics {
     pub observations_written: Family<WrittenLabels, Counter>,
     pub write_errors: Family<WriteErrorLabels, Counter>,
     pub write_queue_depth: Family<QueueLabels, Gauge>,
+    /// Filter ConfigMap loads: `loaded`, `defaults` or `invalid` (last good rules kept).
+    pub filter_reloads: Family<ResultLabels, Counter>,
+    pub gc_runs: Family<ResultLabels, Counter>,
+    pub gc_deleted: Counter,
     /// Counted by the HTTP server (`crate::server`).
     pub webhook_requests: Family<crate::server::RequestLabels, Counter>,
     /// 1 while this replica holds the leader Lease, else 0.
@@ -78,6 +87,9 @@ impl Metrics {
             write_errors: Family::default(),
             write_queue_depth: Family::default(),
             webhook_requests: Family::default(),
+            filter_reloads: Family::default(),
+            gc_runs: Family::default(),
+            gc_deleted: Counter::default(),
             leader: Gauge::default(),
             leader_transitions: Counter::default(),
             registry: Registry::default(),
@@ -111,6 +123,21 @@ impl Metrics {
             "write_queue_depth",
             "Events waiting to be written",
             metrics.write_queue_depth.clone(),
+        );
+        registry.register(
+            "gc_runs",
+            "GC runs, by result (ok, interrupted, failed)",
+            metrics.gc_runs.clone(),
+        );
+        registry.register(
+            "gc_deleted",
+            "Expired Observations deleted by GC",
+            metrics.gc_deleted.clone(),
+        );
+        registry.register(
+            "filter_reloads",
+            "Filter ConfigMap loads, by result",
+            metrics.filter_reloads.clone(),
         );
         registry.register(
             "webhook_requests",
@@ -204,6 +231,41 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc_by(count);
+    }
+
+    /// Counts one GC run and what it deleted, and logs it.
+    pub fn gc_run(&self, result: &Result<crate::gc::Report, crate::gc::GcError>) {
+        let outcome = match result {
+            Ok(report) if report.interrupted => "interrupted",
+            Ok(_) => "ok",
+            Err(_) => "failed",
+        };
+        self.gc_runs
+            .get_or_create(&ResultLabels {
+                result: outcome.into(),
+            })
+            .inc();
+        match result {
+            Ok(report) => {
+                self.gc_deleted.inc_by(report.deleted as u64);
+                tracing::info!(
+                    scanned = report.scanned,
+                    deleted = report.deleted,
+                    failed = report.failed,
+                    interrupted = report.interrupted,
+                    "GC run"
+                );
+            }
+            Err(err) => tracing::warn!(error = %err, "GC run failed"),
+        }
+    }
+
+    pub fn filter_reload(&self, result: &str) {
+        self.filter_reloads
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
     }
 
     pub fn queue_depth(&self, queue: &str, depth: usize) {

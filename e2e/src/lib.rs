@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod controlplane;
 pub mod crds;
+pub mod http;
 pub mod namespace;
 pub mod tokens;
 pub mod wait;

@@ -108,6 +108,44 @@ impl WatcherProcess {
         }
     }
 
+    /// Waits until a log line contains `needle` (or the process exits), returning the line.
+    pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> anyhow::Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.log().lines().find(|l| l.contains(needle)) {
+                return Ok(line.to_string());
+            }
+            if let Some(status) = self.try_exit()? {
+                anyhow::bail!(
+                    "{} exited ({status}) before logging {needle:?}:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{} did not log {needle:?} within {timeout:?}:\n{}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The webhook and metrics addresses from the "listening" log line (ports may be 0 = free).
+    pub fn addresses(&mut self) -> anyhow::Result<(std::net::SocketAddr, std::net::SocketAddr)> {
+        let line = self.wait_for_log("\"listening\"", Duration::from_secs(60))?;
+        let json: serde_json::Value = serde_json::from_str(&line)?;
+        let port = |field: &str| -> anyhow::Result<std::net::SocketAddr> {
+            let text = json[field]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("no {field} in {line}"))?;
+            let bound: std::net::SocketAddr = text.parse()?;
+            Ok(std::net::SocketAddr::from(([127, 0, 0, 1], bound.port())))
+        };
+        Ok((port("webhook")?, port("metrics")?))
+    }
+
     /// The exit status, if the process has exited.
     pub fn try_exit(&mut self) -> anyhow::Result<Option<ExitStatus>> {
         if self.exit.is_none() {

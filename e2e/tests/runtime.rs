@@ -1,0 +1,296 @@
+//! zen-watcher processes against a real apiserver: readiness, webhooks written as
+//! Observations, errors, metrics, leader election across three replicas and failover.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+use zen_watcher::crd::Observation;
+use zen_watcher_e2e::http::{get, post};
+use zen_watcher_e2e::{
+    Signal, TestNamespace, WatcherProcess, admin_client, admin_kubeconfig_path, apply_crds,
+    apply_report_crds, wait_until,
+};
+
+const TOKEN: &str = "e2e-token";
+
+fn log_dir(ns: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".run/logs")
+        .join(ns)
+}
+
+fn env(ns: &str, identity: &str, election: bool) -> Vec<(String, String)> {
+    [
+        ("POD_NAME", identity),
+        ("POD_NAMESPACE", ns),
+        ("WATCHER_PORT", "0"),
+        ("METRICS_PORT", "0"),
+        ("WEBHOOK_AUTH_TOKEN", TOKEN),
+        ("SHUTDOWN_DRAIN_DELAY", "1s"),
+        (
+            "ENABLE_LEADER_ELECTION",
+            if election { "true" } else { "false" },
+        ),
+        ("LEADER_ELECTION_LEASE_DURATION", "4s"),
+        ("LEADER_ELECTION_RENEW_DEADLINE", "3s"),
+        ("LEADER_ELECTION_RETRY_PERIOD", "500ms"),
+        ("LOG_LEVEL", "info,zen_watcher=debug"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn falco_alert(ns: &str, pod: &str) -> Vec<u8> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/falco/alert-critical.json");
+    let mut alert: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    alert["output_fields"]["k8s.ns.name"] = json!(ns);
+    alert["output_fields"]["k8s.pod.name"] = json!(pod);
+    serde_json::to_vec(&alert).unwrap()
+}
+
+async fn ready(metrics: std::net::SocketAddr) {
+    wait_until("/readyz 200", Duration::from_secs(60), || async move {
+        Ok((get(metrics, "/readyz").await?.status == 200).then_some(()))
+    })
+    .await
+    .unwrap();
+}
+
+async fn observations(ns: &TestNamespace) -> Vec<Observation> {
+    ns.api::<Observation>()
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+}
+
+/// A namespace for the events and one for the watchers themselves (their Lease, and the
+/// fallback for findings without a namespace: their informers see every report in the cluster).
+async fn setup(prefix: &str) -> (Client, TestNamespace, TestNamespace) {
+    let client = admin_client().await.unwrap();
+    apply_crds(&client).await.unwrap();
+    let ns = TestNamespace::create(&client, prefix).await.unwrap();
+    let home = TestNamespace::create(&client, "home").await.unwrap();
+    (client, ns, home)
+}
+
+#[tokio::test]
+async fn a_single_watcher_serves_writes_and_stops_cleanly() {
+    let (_client, ns, home) = setup("single").await;
+    let mut w = WatcherProcess::start(
+        "zen-0",
+        &env(&home.name, "zen-0", false),
+        &admin_kubeconfig_path(),
+        &log_dir(&ns.name),
+    )
+    .unwrap();
+    let (webhook, metrics) = w.addresses().unwrap();
+    ready(metrics).await;
+    assert_eq!(get(metrics, "/healthz").await.unwrap().status, 200);
+    assert_eq!(
+        get(webhook, "/readyz").await.unwrap().status,
+        200,
+        "plain webhook port serves probes too"
+    );
+
+    let alert = falco_alert(&ns.name, "web-1");
+    let reply = post(webhook, "/falco/webhook", &alert, Some(TOKEN))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let stored = observations(&ns).await;
+    assert_eq!(stored.len(), 1, "written before the 2xx");
+    assert_eq!(stored[0].spec.severity.to_string(), "critical");
+
+    let unauthenticated = post(webhook, "/falco/webhook", &alert, None).await.unwrap();
+    assert_eq!(unauthenticated.status, 401);
+    let malformed = post(webhook, "/falco/webhook", b"{not json", Some(TOKEN))
+        .await
+        .unwrap();
+    assert_eq!(malformed.status, 400);
+    assert!(malformed.body.contains("error"), "{}", malformed.body);
+    let too_big = vec![b' '; 2 << 20];
+    assert_eq!(
+        post(webhook, "/falco/webhook", &too_big, Some(TOKEN))
+            .await
+            .unwrap()
+            .status,
+        413
+    );
+    assert_eq!(get(webhook, "/no/such/path").await.unwrap().status, 404);
+
+    let text = get(metrics, "/metrics").await.unwrap().body;
+    assert!(
+        text.contains("zen_watcher_events_received_total{source=\"falco\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "zen_watcher_observations_written_total{source=\"falco\",outcome=\"created\"} 1"
+        ),
+        "{text}"
+    );
+
+    let status = w.stop(Signal::Term, Duration::from_secs(30)).unwrap();
+    assert!(status.success(), "{status}");
+    assert!(w.log().contains("\"stopped\""), "{}", w.log());
+}
+
+async fn holder(client: &Client, ns: &str) -> Option<String> {
+    let lease = Api::<Lease>::namespaced(client.clone(), ns)
+        .get_opt("zen-watcher-leader-election")
+        .await
+        .ok()??;
+    lease.spec?.holder_identity.filter(|h| !h.is_empty())
+}
+
+async fn wait_for_holder(client: &Client, ns: &str, not: &[&str]) -> String {
+    wait_until("a leader", Duration::from_secs(60), || async move {
+        Ok(holder(client, ns)
+            .await
+            .filter(|h| !not.contains(&h.as_str())))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
+    let (client, ns, home) = setup("replicas").await;
+    apply_report_crds(&client).await.unwrap();
+    let mut replicas = Vec::new();
+    let mut addresses = Vec::new();
+    for i in 0..3 {
+        let name = format!("zen-{i}");
+        let mut w = WatcherProcess::start(
+            &name,
+            &env(&home.name, &name, true),
+            &admin_kubeconfig_path(),
+            &log_dir(&ns.name),
+        )
+        .unwrap();
+        let (webhook, metrics) = w.addresses().unwrap();
+        replicas.push(w);
+        addresses.push((webhook, metrics));
+    }
+    for (_, metrics) in &addresses {
+        ready(*metrics).await;
+    }
+
+    // Exactly one leader, named by its POD_NAME; the others follow.
+    let leader = wait_for_holder(&client, &home.name, &[]).await;
+    assert!(["zen-0", "zen-1", "zen-2"].contains(&leader.as_str()));
+    for (i, (_, metrics)) in addresses.iter().enumerate() {
+        let text = get(*metrics, "/metrics").await.unwrap().body;
+        let expected = if format!("zen-{i}") == leader { 1 } else { 0 };
+        assert!(
+            text.contains(&format!("zen_watcher_leader {expected}")),
+            "zen-{i}: {text}"
+        );
+    }
+
+    // Every replica serves webhooks; the same alert on all three is one Observation seen 3 times.
+    let alert = falco_alert(&ns.name, "web-1");
+    for (webhook, _) in &addresses {
+        let reply = post(*webhook, "/falco/webhook", &alert, Some(TOKEN))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let stored = observations(&ns).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].status.as_ref().and_then(|s| s.occurrences),
+        Some(3)
+    );
+
+    // The leader's informers turn a PolicyReport into a finding.
+    let report: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+        "metadata": {"name": "pod-web-2", "namespace": ns.name},
+        "scope": {"apiVersion": "v1", "kind": "Pod", "name": "web-2", "namespace": ns.name, "uid": format!("uid-{}", ns.name)},
+        "results": [{"policy": "require-limits", "rule": "check", "result": "fail", "severity": "medium"}],
+    }))
+    .unwrap();
+    let gvk = kube::core::GroupVersionKind::gvk("wgpolicyk8s.io", "v1alpha2", "PolicyReport");
+    let reports: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ns.name,
+        &kube::core::ApiResource::from_gvk_with_plural(&gvk, "policyreports"),
+    );
+    reports
+        .create(&PostParams::default(), &report)
+        .await
+        .unwrap();
+    let finding_count = |ns: &TestNamespace| {
+        let api = ns.api::<Observation>();
+        async move {
+            let items = api.list(&Default::default()).await?.items;
+            Ok::<_, anyhow::Error>(items.iter().filter(|o| o.spec.source == "kyverno").count())
+        }
+    };
+    wait_until(
+        "the leader writes the finding",
+        Duration::from_secs(60),
+        || async { Ok((finding_count(&ns).await? == 1).then_some(())) },
+    )
+    .await
+    .unwrap();
+    let finding_version = observations(&ns)
+        .await
+        .into_iter()
+        .find(|o| o.spec.source == "kyverno")
+        .and_then(|o| o.resource_version())
+        .unwrap();
+
+    // SIGTERM to the leader: it releases the Lease and another replica takes over.
+    let first = leader.clone();
+    let index = |name: &str| name.trim_start_matches("zen-").parse::<usize>().unwrap();
+    let status = replicas[index(&first)]
+        .stop(Signal::Term, Duration::from_secs(30))
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let second = wait_for_holder(&client, &home.name, &[&first]).await;
+    replicas[index(&second)]
+        .wait_for_log("became leader", Duration::from_secs(30))
+        .unwrap();
+
+    // SIGKILL to the next leader: the last replica takes over once the Lease expires.
+    replicas[index(&second)]
+        .stop(Signal::Kill, Duration::from_secs(10))
+        .unwrap();
+    let third = wait_for_holder(&client, &home.name, &[&first, &second]).await;
+    replicas[index(&third)]
+        .wait_for_log("watching reports", Duration::from_secs(30))
+        .unwrap();
+
+    // The replayed report wrote nothing new: still one finding, unchanged.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(finding_count(&ns).await.unwrap(), 1);
+    let after = observations(&ns)
+        .await
+        .into_iter()
+        .find(|o| o.spec.source == "kyverno")
+        .and_then(|o| o.resource_version())
+        .unwrap();
+    assert_eq!(
+        after, finding_version,
+        "a new leader's replay changes nothing"
+    );
+    // Webhooks still answer on the survivor.
+    let reply = post(
+        addresses[index(&third)].0,
+        "/falco/webhook",
+        &falco_alert(&ns.name, "web-9"),
+        Some(TOKEN),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 200);
+}

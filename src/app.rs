@@ -1,0 +1,224 @@
+//! The running watcher: wires the pipeline, the servers, the filter ConfigMap watch, leader
+//! election and the leader-only work together, and shuts them down in order on a signal.
+
+use std::net::Ipv4Addr;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use kube::Client;
+use kube::api::{Api, PostParams};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::filter_watch::{self, FilterSource};
+use crate::ingest::Pipeline;
+use crate::leader::{self, ElectionConfig, Leadership};
+use crate::metrics::Metrics;
+use crate::pipeline::Admission;
+use crate::pipeline::filter::FilterConfig;
+use crate::server::{self, PipelineIngest, ServerState};
+use crate::shutdown::Signals;
+use crate::sources::audit;
+use crate::writer::{ObservationSettings, RetryPolicy, WriteQueue, Writer};
+use crate::{gc, informers};
+
+/// How long in-flight requests may take to finish once the listeners close.
+const REQUEST_GRACE: Duration = Duration::from_secs(10);
+/// How often queue depth gauges are refreshed.
+const GAUGE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Runs until SIGTERM/SIGINT, then shuts down as DESIGN §4 describes.
+pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
+    let client = Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
+    let metrics = Arc::new(Metrics::new());
+    let writer = Arc::new(Writer::new(
+        client.clone(),
+        observation_settings(&config),
+        RetryPolicy::default(),
+    ));
+    let (webhook_queue, _) = WriteQueue::start(
+        writer.clone(),
+        config.writer_queue_size,
+        config.writer_concurrency,
+    );
+    let (informer_queue, _) = WriteQueue::start(
+        writer.clone(),
+        config.writer_queue_size,
+        config.writer_concurrency,
+    );
+    let dedup_size = NonZeroUsize::new(config.dedup_max_size).unwrap_or(NonZeroUsize::MIN);
+    let pipeline = Arc::new(Pipeline::new(
+        FilterConfig::default(),
+        Admission::new(dedup_size, config.dedup_window),
+        metrics.clone(),
+    ));
+
+    let audit_context = audit::Context {
+        own_username: own_username(&client).await,
+    };
+    let ingest = Arc::new(PipelineIngest::new(pipeline.clone(), webhook_queue.clone()));
+    let state = Arc::new(ServerState::new(
+        &config,
+        ingest,
+        metrics.clone(),
+        audit_context,
+    )?);
+    let readiness = state.readiness().clone();
+    let servers = server::bind(&config, Ipv4Addr::UNSPECIFIED.into(), state).await?;
+    tracing::info!(
+        webhook = %servers.webhook_addr(),
+        metrics = %servers.metrics_addr(),
+        "listening"
+    );
+    let stop_serving = CancellationToken::new();
+    let serving = tokio::spawn(servers.serve(stop_serving.clone(), REQUEST_GRACE));
+
+    let background = CancellationToken::new();
+    let (filter_loaded, mut filter_ready) = watch::channel(false);
+    tokio::spawn(filter_watch::run(
+        client.clone(),
+        FilterSource {
+            namespace: config.filter_configmap_namespace.clone(),
+            name: config.filter_configmap_name.clone(),
+            key: config.filter_configmap_key.clone(),
+        },
+        config.identity.clone(),
+        pipeline.clone(),
+        filter_loaded,
+        background.clone(),
+    ));
+    tokio::spawn({
+        let readiness = readiness.clone();
+        async move {
+            if filter_ready.wait_for(|loaded| *loaded).await.is_ok() {
+                readiness.set_ready(true);
+                tracing::info!("ready");
+            }
+        }
+    });
+    tokio::spawn(refresh_gauges(
+        metrics.clone(),
+        webhook_queue,
+        informer_queue.clone(),
+        background.clone(),
+    ));
+
+    let stop_leading = CancellationToken::new();
+    let (leadership, elector) = match ElectionConfig::from_config(&config) {
+        Some(election) => {
+            let (l, handle) = leader::start(
+                client.clone(),
+                election,
+                metrics.clone(),
+                stop_leading.clone(),
+            );
+            (l, Some(handle))
+        }
+        None => (Leadership::always(stop_leading.clone()), None),
+    };
+    let context = informers::Context {
+        client: client.clone(),
+        pipeline: pipeline.clone(),
+        queue: informer_queue,
+        writer,
+        still_leader: {
+            let leadership = leadership.clone();
+            Arc::new(move || leadership.is_leader())
+        },
+    };
+    let leader_work = tokio::spawn(leader::run_leader_tasks(leadership, {
+        let config = config.clone();
+        let metrics = metrics.clone();
+        move |term| leader_tasks(context.clone(), config.clone(), metrics.clone(), term)
+    }));
+
+    let signal = signals.recv().await;
+    tracing::info!(signal, drain = ?config.shutdown_drain_delay, "shutting down: readiness off, draining");
+    readiness.shutting_down();
+    tokio::time::sleep(config.shutdown_drain_delay).await;
+    stop_serving.cancel();
+    if let Err(err) = serving.await {
+        tracing::error!(error = %err, "the server task failed");
+    }
+    stop_leading.cancel();
+    if let Some(elector) = elector {
+        let _ = elector.await;
+    }
+    let _ = leader_work.await;
+    background.cancel();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn observation_settings(config: &Config) -> ObservationSettings {
+    ObservationSettings {
+        fallback_namespace: config.namespace.clone(),
+        default_ttl_seconds: config.observation_ttl_seconds,
+        details_max_bytes: usize::try_from(config.observation_details_max_bytes)
+            .unwrap_or(usize::MAX),
+        cluster_ingester_namespaces: config.cluster_ingester_namespaces.clone(),
+    }
+}
+
+/// The leader's work for one term: report informers and GC, until the term ends.
+async fn leader_tasks(
+    context: informers::Context,
+    config: Config,
+    metrics: Arc<Metrics>,
+    term: CancellationToken,
+) {
+    tracing::info!(identity = %config.identity, "starting leader-only work");
+    let still_leader = context.still_leader.clone();
+    let gc = gc::run(
+        context.client.clone(),
+        Duration::from_secs(config.observation_ttl_seconds),
+        config.gc_interval,
+        config.gc_timeout,
+        move || still_leader(),
+        term.clone(),
+        move |result| metrics.gc_run(result),
+    );
+    tokio::join!(informers::run(context, term.clone()), gc);
+    tracing::info!(identity = %config.identity, "leader-only work stopped");
+}
+
+/// The user this watcher authenticates as, so audit events it causes are ignored. Best
+/// effort: without it, those events are still filtered by the `zen.kube-zen.io` rule.
+async fn own_username(client: &Client) -> Option<String> {
+    let api: Api<SelfSubjectReview> = Api::all(client.clone());
+    match api
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+    {
+        Ok(review) => review
+            .status
+            .and_then(|s| s.user_info)
+            .and_then(|u| u.username),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not learn the watcher's own user (SelfSubjectReview)");
+            None
+        }
+    }
+}
+
+async fn refresh_gauges(
+    metrics: Arc<Metrics>,
+    webhook: WriteQueue,
+    informer: WriteQueue,
+    cancel: CancellationToken,
+) {
+    loop {
+        metrics.queue_depth("webhook", webhook.depth());
+        metrics.queue_depth("informer", informer.depth());
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(GAUGE_INTERVAL) => {}
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Every replica watches the filter ConfigMap (`FILTER_CONFIGMAP_NAME` in
+//! `FILTER_CONFIGMAP_NAMESPACE`, key `FILTER_CONFIGMAP_KEY`). A valid update replaces the
+//! pipeline's rules; an invalid one keeps the last good rules and is reported (log, metric,
+//! and a Kubernetes Event on the ConfigMap). A missing ConfigMap or key means the built-in
+//! defaults.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::watcher::{self, Event as WatchEvent};
+use kube::{Api, Client, Resource};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::ingest::Pipeline;
+use crate::pipeline::filter::{FilterConfig, FilterConfigError};
+
+/// Where the filter rules live.
+#[derive(Clone, Debug)]
+pub struct FilterSource {
+    pub namespace: String,
+    pub name: String,
+    pub key: String,
+}
+
+/// What a ConfigMap (or its absence) means for the filter.
+#[derive(Debug)]
+pub enum Loaded {
+    /// No ConfigMap, or no key in it: the built-in defaults.
+    Defaults,
+    Rules(FilterConfig),
+    Invalid(FilterConfigError),
+}
+
+/// Reads the rules out of a ConfigMap. Pure.
+pub fn load(config_map: Option<&ConfigMap>, key: &str) -> Loaded {
+    let text = config_map
+        .and_then(|cm| cm.data.as_ref())
+        .and_then(|data| data.get(key));
+    match text {
+        None => Loaded::Defaults,
+        Some(text) => match FilterConfig::from_json(text) {
+            Ok(rules) => Loaded::Rules(rules),
+            Err(err) => Loaded::Invalid(err),
+        },
+    }
+}
+
+/// Watches the ConfigMap until `shutdown`; `loaded` turns true after the first decision (the
+/// ConfigMap read, or known to be absent), which readiness waits for.
+pub async fn run(
+    client: Client,
+    source: FilterSource,
+    identity: String,
+    pipeline: Arc<Pipeline>,
+    loaded: watch::Sender<bool>,
+    shutdown: CancellationToken,
+) {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &source.namespace);
+    let recorder = Recorder::new(
+        client,
+        Reporter {
+            controller: "zen-watcher".into(),
+            instance: Some(identity),
+        },
+    );
+    let config = watcher::Config::default().fields(&format!("metadata.name={}", source.name));
+    let mut events = watcher::watcher(api, config).default_backoff().boxed();
+    let mut pending: Option<ConfigMap> = None;
+    loop {
+        let event = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            event = events.next() => event,
+        };
+        let Some(event) = event else { return };
+        match event {
+            Ok(WatchEvent::Init) => pending = None,
+            Ok(WatchEvent::InitApply(cm)) => pending = Some(cm),
+            Ok(WatchEvent::InitDone) => {
+                apply(&pipeline, &recorder, &source, pending.take().as_ref()).await;
+                loaded.send_replace(true);
+            }
+            Ok(WatchEvent::Apply(cm)) => apply(&pipeline, &recorder, &source, Some(&cm)).await,
+            Ok(WatchEvent::Delete(_)) => apply(&pipeline, &recorder, &source, None).await,
+            Err(err) => {
+                tracing::warn!(error = %err, configmap = %source.name, "watching the filter ConfigMap failed; retrying")
+            }
+        }
+    }
+}
+
+async fn apply(
+    pipeline: &Pipeline,
+    recorder: &Recorder,
+    source: &FilterSource,
+    cm: Option<&ConfigMap>,
+) {
+    let metrics = &pipeline.metrics;
+    match load(cm, &source.key) {
+        Loaded::Defaults => {
+            pipeline.set_filter(FilterConfig::default());
+            metrics.filter_reload("defaults");
+            tracing::info!(configmap = %source.name, "no filter rules found: using the built-in defaults");
+        }
+        Loaded::Rules(rules) => {
+            pipeline.set_filter(rules);
+            metrics.filter_reload("loaded");
+            tracing::info!(configmap = %source.name, "filter rules loaded");
+        }
+        Loaded::Invalid(err) => {
+            metrics.filter_reload("invalid");
+            tracing::error!(configmap = %source.name, key = %source.key, error = %err, "invalid filter rules: keeping the last good ones");
+            if let Some(cm) = cm {
+                report_invalid(recorder, cm, &source.key, &err).await;
+            }
+        }
+    }
+}
+
+async fn report_invalid(recorder: &Recorder, cm: &ConfigMap, key: &str, err: &FilterConfigError) {
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "InvalidFilter".into(),
+        note: Some(format!("{key}: {err} (the last valid rules stay in force)")),
+        action: "LoadFilter".into(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, &cm.object_ref(&())).await {
+        tracing::warn!(error = %e, "could not record an Event on the filter ConfigMap");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn cm(key: &str, value: &str) -> ConfigMap {
+        ConfigMap {
+            data: Some(BTreeMap::from([(key.to_string(), value.to_string())])),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn absent_configmap_or_key_means_defaults() {
+        assert!(matches!(load(None, "filter.json"), Loaded::Defaults));
+        assert!(matches!(
+            load(Some(&cm("other", "{}")), "filter.json"),
+            Loaded::Defaults
+        ));
+    }
+
+    #[test]
+    fn valid_rules_are_loaded_and_invalid_ones_reported() {
+        let ok = cm(
+            "filter.json",
+            r#"{"sources": {"falco": {"minSeverity": "high"}}}"#,
+        );
+        assert!(matches!(load(Some(&ok), "filter.json"), Loaded::Rules(_)));
+        let bad = cm(
+            "filter.json",
+            r#"{"sources": {"falco": {"minSeverity": "loud"}}}"#,
+        );
+        match load(Some(&bad), "filter.json") {
+            Loaded::Invalid(err) => assert!(err.to_string().contains("minSeverity"), "{err}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! From every Ingester (and the Secrets they name) to the desired webhook route table and
+//! each Ingester's readiness (pure, deterministic: every replica plans the same).
+//!
+//! Webhook path conflicts go to the Ingester created first (then by namespace/name). They are
+//! decided before credentials are looked at, so a Secret appearing or vanishing never moves a
+//! path from one Ingester to another.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::fmt;
+use std::time::Duration;
+
+use kube::ResourceExt;
+
+use super::auth::{self, AuthError, Secrets};
+use super::status::{Readiness, Reason};
+use super::tenancy::{self, WatchScope};
+use crate::crd::{Gvr, Ingester, IngesterKind, IngesterStatus, RESERVED_PATHS, WebhookSource};
+use crate::pipeline::IngesterRules;
+use crate::pipeline::filter::IngesterFilter;
+use crate::server::IngesterRoute;
+use crate::sources::generic::GenericMapping;
+
+/// An Ingester by namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IngesterKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl IngesterKey {
+    pub fn of(ingester: &Ingester) -> Option<Self> {
+        Some(Self {
+            namespace: ingester.metadata.namespace.clone()?,
+            name: ingester.metadata.name.clone()?,
+        })
+    }
+}
+
+impl fmt::Display for IngesterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Which object and spec a plan describes: a change of either restarts an informer source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revision {
+    pub uid: String,
+    pub generation: Option<i64>,
+}
+
+/// What an informer Ingester's source needs.
+#[derive(Clone, Debug)]
+pub struct InformerPlan {
+    pub gvr: Gvr,
+    pub scope: WatchScope,
+    /// Not in `CLUSTER_INGESTER_NAMESPACES`.
+    pub tenant: bool,
+    pub label_selector: Option<String>,
+    pub field_selector: Option<String>,
+    pub mapping: GenericMapping,
+    pub rules: IngesterRules,
+}
+
+/// One Ingester as planned.
+#[derive(Clone, Debug)]
+pub struct PlannedIngester {
+    pub revision: Revision,
+    /// The status as last read.
+    pub status: IngesterStatus,
+    /// Final for webhook and invalid Ingesters; for an informer source to start, a
+    /// placeholder until the leader's source reports.
+    pub readiness: Readiness,
+    pub informer: Option<InformerPlan>,
+}
+
+/// The desired routes and every Ingester's readiness.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub routes: BTreeMap<String, IngesterRoute>,
+    pub ingesters: BTreeMap<IngesterKey, PlannedIngester>,
+}
+
+/// A webhook Ingester whose spec compiled, competing for its path.
+struct Candidate<'a> {
+    key: IngesterKey,
+    ingester: &'a Ingester,
+    webhook: &'a WebhookSource,
+    mapping: GenericMapping,
+    rules: IngesterRules,
+}
+
+/// Plans every Ingester. Objects without a namespace or name are skipped.
+pub fn plan(ingesters: &[Ingester], secrets: &Secrets, cluster_namespaces: &[String]) -> Plan {
+    let mut plan = Plan::default();
+    let mut candidates = Vec::new();
+    for ingester in ingesters {
+        let Some(key) = IngesterKey::of(ingester) else {
+            continue;
+        };
+        match ingester.spec.ingester {
+            IngesterKind::Webhook => match webhook_candidate(&key, ingester) {
+                Ok(candidate) => candidates.push(candidate),
+                Err(readiness) => insert(&mut plan, key, ingester, readiness, None),
+            },
+            IngesterKind::Informer => match informer_plan(&key, ingester, cluster_namespaces) {
+                Ok(informer) => {
+                    let waiting = Readiness::pending(Reason::Starting, "waiting for the leader");
+                    insert(&mut plan, key, ingester, waiting, Some(informer));
+                }
+                Err(readiness) => insert(&mut plan, key, ingester, readiness, None),
+            },
+        }
+    }
+    candidates.sort_by(|a, b| creation_order(a.ingester, b.ingester));
+    let mut claimed = BTreeMap::new();
+    for candidate in candidates {
+        route(&mut plan, &mut claimed, candidate, secrets);
+    }
+    plan
+}
+
+fn insert(
+    plan: &mut Plan,
+    key: IngesterKey,
+    ingester: &Ingester,
+    readiness: Readiness,
+    informer: Option<InformerPlan>,
+) {
+    let planned = PlannedIngester {
+        revision: Revision {
+            uid: ingester.uid().unwrap_or_default(),
+            generation: ingester.metadata.generation,
+        },
+        status: ingester.status.clone().unwrap_or_default(),
+        readiness,
+        informer,
+    };
+    plan.ingesters.insert(key, planned);
+}
+
+/// Oldest first; ties (and missing timestamps) by namespace, then name.
+pub fn creation_order(a: &Ingester, b: &Ingester) -> Ordering {
+    let created = |i: &Ingester| i.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    created(a)
+        .cmp(&created(b))
+        .then_with(|| a.metadata.namespace.cmp(&b.metadata.namespace))
+        .then_with(|| a.metadata.name.cmp(&b.metadata.name))
+}
+
+/// Gives `candidate` its path unless an older Ingester claimed it, then resolves credentials.
+/// `claimed` holds every path's winner, routed or not (a winner whose Secret is missing keeps
+/// its path).
+fn route(
+    plan: &mut Plan,
+    claimed: &mut BTreeMap<String, IngesterKey>,
+    candidate: Candidate<'_>,
+    secrets: &Secrets,
+) {
+    let path = candidate.webhook.path.clone();
+    let readiness = match claimed.entry(path.clone()) {
+        Entry::Occupied(holder) => Readiness::conflict(format!(
+            "webhook path {path} is already served by Ingester {}",
+            holder.get()
+        )),
+        Entry::Vacant(slot) => {
+            slot.insert(candidate.key.clone());
+            let namespace = &candidate.key.namespace;
+            match auth::resolve_auth(namespace, candidate.webhook.auth.as_ref(), secrets) {
+                Ok(auth) => {
+                    plan.routes.insert(
+                        path.clone(),
+                        IngesterRoute {
+                            namespace: candidate.key.namespace.clone(),
+                            name: candidate.key.name.clone(),
+                            mapping: candidate.mapping,
+                            rules: candidate.rules,
+                            auth,
+                        },
+                    );
+                    Readiness::active(Reason::Routed, format!("serving webhook path {path}"))
+                }
+                Err(err) => auth_readiness(&path, &err),
+            }
+        }
+    };
+    insert(plan, candidate.key, candidate.ingester, readiness, None);
+}
+
+fn auth_readiness(path: &str, err: &AuthError) -> Readiness {
+    let reason = match err {
+        AuthError::NoSecretName { .. } => Reason::InvalidSpec,
+        _ => Reason::SecretMissing,
+    };
+    Readiness::error(reason, format!("webhook path {path} is not served: {err}"))
+}
+
+fn webhook_candidate<'a>(
+    key: &IngesterKey,
+    ingester: &'a Ingester,
+) -> Result<Candidate<'a>, Readiness> {
+    let webhook = ingester.spec.webhook.as_ref().ok_or_else(|| {
+        Readiness::error(
+            Reason::InvalidSpec,
+            "a webhook Ingester needs spec.webhook.path",
+        )
+    })?;
+    check_path(&webhook.path)?;
+    let (mapping, rules) = compile(key, ingester)?;
+    Ok(Candidate {
+        key: key.clone(),
+        ingester,
+        webhook,
+        mapping,
+        rules,
+    })
+}
+
+/// The CRD refuses these too; checked again in case it is an older CRD.
+pub fn check_path(path: &str) -> Result<(), Readiness> {
+    if RESERVED_PATHS.contains(&path) {
+        return Err(Readiness::error(
+            Reason::ReservedPath,
+            format!("webhook path {path:?} is reserved by zen-watcher"),
+        ));
+    }
+    if !path.starts_with('/') {
+        return Err(Readiness::error(
+            Reason::InvalidSpec,
+            format!("webhook path {path:?} must start with '/'"),
+        ));
+    }
+    Ok(())
+}
+
+fn informer_plan(
+    key: &IngesterKey,
+    ingester: &Ingester,
+    cluster_namespaces: &[String],
+) -> Result<InformerPlan, Readiness> {
+    let informer = ingester.spec.informer.as_ref();
+    let gvr = informer.and_then(|i| i.gvr.clone()).ok_or_else(|| {
+        Readiness::error(
+            Reason::InvalidSpec,
+            "an informer Ingester needs spec.informer.gvr",
+        )
+    })?;
+    let requested = informer.and_then(|i| i.namespace.as_deref());
+    let scope = tenancy::watch_scope(&key.namespace, requested, cluster_namespaces)
+        .map_err(|e| Readiness::error(Reason::NotAllowedNamespace, e.to_string()))?;
+    let (mapping, rules) = compile(key, ingester)?;
+    let selector = |s: Option<&String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    Ok(InformerPlan {
+        gvr,
+        scope,
+        tenant: !tenancy::is_cluster_namespace(&key.namespace, cluster_namespaces),
+        label_selector: selector(informer.and_then(|i| i.label_selector.as_ref())),
+        field_selector: selector(informer.and_then(|i| i.field_selector.as_ref())),
+        mapping,
+        rules,
+    })
+}
+
+/// Normalisation, filters and dedup settings, compiled; errors as an InvalidSpec readiness.
+fn compile(
+    key: &IngesterKey,
+    ingester: &Ingester,
+) -> Result<(GenericMapping, IngesterRules), Readiness> {
+    let invalid = |message: String| Readiness::error(Reason::InvalidSpec, message);
+    let spec = &ingester.spec;
+    let mapping = GenericMapping::compile(&key.namespace, &key.name, spec)
+        .map_err(|e| invalid(e.to_string()))?;
+    let filter = spec
+        .filters
+        .as_ref()
+        .map(IngesterFilter::compile)
+        .transpose()
+        .map_err(|e| invalid(e.to_string()))?;
+    let dedup = spec.deduplication.clone().unwrap_or_default();
+    let dedup_window = dedup
+        .window
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| invalid(format!("spec.deduplication.window: {e}")))?;
+    let rules = IngesterRules {
+        filter,
+        dedup_enabled: dedup.enabled.unwrap_or(true),
+        dedup_window,
+    };
+    Ok((mapping, rules))
+}
+
+/// `<n>s`, `<n>m`, `<n>h` or `<n>d`, as the CRD allows.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration such as 45s, 30m, 12h or 7d");
+    let split = text.len().checked_sub(1).ok_or_else(bad)?;
+    let (digits, unit) = text.split_at_checked(split).ok_or_else(bad)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let unit_seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(unit_seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(bad)
+}

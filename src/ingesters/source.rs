@@ -1,0 +1,345 @@
+//! One informer Ingester's source (leader only): discovery of its GVR, a dynamic watch in its
+//! scope, each applied object through the pipeline, each deleted object's finding resolved.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DynamicObject};
+use kube::core::ApiResource;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event as WatchEvent};
+use kube::{Client, ResourceExt};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::plan::{InformerPlan, IngesterKey, Revision};
+use super::status::{Readiness, Reason};
+use super::tenancy::{self, WatchScope};
+use super::{PAGE_SIZE, Sinks, StillLeader};
+use crate::crd::Gvr;
+use crate::ingest::Delivery;
+
+/// How often an API that is not served (yet) is looked for again.
+pub const DISCOVERY_INTERVAL: Duration = Duration::from_secs(30);
+
+/// A source's readiness, for the leader to write.
+#[derive(Clone, Debug)]
+pub(super) struct SourceReport {
+    pub key: IngesterKey,
+    pub revision: Revision,
+    pub readiness: Readiness,
+}
+
+/// What discovery says about a GVR.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Discovered {
+    NotServed,
+    /// Served, but without `list` and `watch`.
+    NotWatchable,
+    Found {
+        resource: ApiResource,
+        namespaced: bool,
+    },
+}
+
+/// `group/version/resource`, or `version/resource` for the core API.
+pub fn gvr_text(gvr: &Gvr) -> String {
+    if gvr.group.is_empty() {
+        format!("{}/{}", gvr.version, gvr.resource)
+    } else {
+        format!("{}/{}/{}", gvr.group, gvr.version, gvr.resource)
+    }
+}
+
+/// Finds `gvr` in its group version's resource list.
+pub fn find_resource(list: &APIResourceList, gvr: &Gvr) -> Discovered {
+    let Some(found) = list.resources.iter().find(|r| r.name == gvr.resource) else {
+        return Discovered::NotServed;
+    };
+    let can = |verb: &str| found.verbs.iter().any(|v| v == verb);
+    if !(can("list") && can("watch")) {
+        return Discovered::NotWatchable;
+    }
+    let api_version = if gvr.group.is_empty() {
+        gvr.version.clone()
+    } else {
+        format!("{}/{}", gvr.group, gvr.version)
+    };
+    Discovered::Found {
+        resource: ApiResource {
+            group: gvr.group.clone(),
+            version: gvr.version.clone(),
+            api_version,
+            kind: found.kind.clone(),
+            plural: found.name.clone(),
+        },
+        namespaced: found.namespaced,
+    }
+}
+
+/// The readiness a discovery result (or a watch error's HTTP status) means; `None` when the
+/// source can run.
+pub fn discovery_readiness(discovered: &Discovered, gvr: &Gvr) -> Option<Readiness> {
+    match discovered {
+        Discovered::NotServed => Some(not_served(gvr)),
+        Discovered::NotWatchable => Some(Readiness::error(
+            Reason::InvalidSpec,
+            format!("{} cannot be listed and watched", gvr_text(gvr)),
+        )),
+        Discovered::Found { .. } => None,
+    }
+}
+
+fn not_served(gvr: &Gvr) -> Readiness {
+    Readiness::error(
+        Reason::ApiNotServed,
+        format!(
+            "the API group/version/resource is not served: {}",
+            gvr_text(gvr)
+        ),
+    )
+}
+
+/// The readiness a failed list or watch with HTTP `code` means, if it says anything.
+pub fn watch_failure_readiness(code: u16, gvr: &Gvr, scope: &WatchScope) -> Option<Readiness> {
+    match code {
+        403 => Some(Readiness::error(Reason::Forbidden, forbidden_message(gvr, scope))),
+        404 => Some(not_served(gvr)),
+        _ => None,
+    }
+}
+
+/// Names the RBAC rule the watcher lacks.
+pub fn forbidden_message(gvr: &Gvr, scope: &WatchScope) -> String {
+    let resource = if gvr.group.is_empty() {
+        gvr.resource.clone()
+    } else {
+        format!("{}/{}", gvr.group, gvr.resource)
+    };
+    let place = match scope {
+        WatchScope::AllNamespaces => String::new(),
+        WatchScope::Namespace(ns) => format!(" in namespace {ns}"),
+    };
+    format!(
+        "the watcher may not list {resource}{place}: grant get, list, watch on it \
+         (chart value rbac.extraReadResources)"
+    )
+}
+
+/// The message of a running watch.
+pub fn watching_message(plan: &InformerPlan) -> String {
+    let mut message = format!("watching {} in {}", gvr_text(&plan.gvr), plan.scope);
+    if let Some(labels) = &plan.label_selector {
+        message.push_str(&format!(", labels {labels:?}"));
+    }
+    if let Some(fields) = &plan.field_selector {
+        message.push_str(&format!(", fields {fields:?}"));
+    }
+    message
+}
+
+/// The HTTP status of a failed list or watch.
+fn failure_code(err: &watcher::Error) -> Option<u16> {
+    match err {
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status)) => Some(status.code),
+        watcher::Error::WatchError(status) => Some(status.code),
+        _ => None,
+    }
+}
+
+/// A running source.
+pub(super) struct Source {
+    pub key: IngesterKey,
+    pub revision: Revision,
+    pub plan: InformerPlan,
+    pub client: Client,
+    pub sinks: Sinks,
+    pub still_leader: StillLeader,
+    pub reports: mpsc::UnboundedSender<SourceReport>,
+}
+
+impl Source {
+    /// Runs until `cancel` fires.
+    pub async fn run(self, cancel: CancellationToken) {
+        tokio::select! {
+            _ = cancel.cancelled() => {}
+            _ = self.discover_and_watch() => {}
+        }
+    }
+
+    async fn discover_and_watch(&self) {
+        let (api, resource) = loop {
+            match self.api().await {
+                Ok(found) => break found,
+                Err(readiness) => self.report(readiness),
+            }
+            tokio::time::sleep(DISCOVERY_INTERVAL).await;
+        };
+        self.watch(api, &resource).await;
+    }
+
+    fn report(&self, readiness: Readiness) {
+        let _ = self.reports.send(SourceReport {
+            key: self.key.clone(),
+            revision: self.revision.clone(),
+            readiness,
+        });
+    }
+
+    /// The Api to watch, once discovery finds the GVR and its scope is allowed.
+    async fn api(&self) -> Result<(Api<DynamicObject>, ApiResource), Readiness> {
+        let gvr = &self.plan.gvr;
+        let discovered = discover(&self.client, gvr).await.map_err(|err| {
+            Readiness::pending(
+                Reason::Starting,
+                format!("discovery of {} failed: {err}", gvr_text(gvr)),
+            )
+        })?;
+        if let Some(readiness) = discovery_readiness(&discovered, gvr) {
+            return Err(readiness);
+        }
+        let Discovered::Found {
+            resource,
+            namespaced,
+        } = discovered
+        else {
+            return Err(not_served(gvr));
+        };
+        tenancy::check_resource_scope(
+            &self.plan.scope,
+            namespaced,
+            self.plan.tenant,
+            &self.key.namespace,
+            &gvr_text(gvr),
+        )
+        .map_err(|e| {
+            let reason = match e {
+                tenancy::ScopeError::NotAllowedNamespace { .. } => Reason::NotAllowedNamespace,
+                tenancy::ScopeError::ClusterScopedWithNamespace { .. } => Reason::InvalidSpec,
+            };
+            Readiness::error(reason, e.to_string())
+        })?;
+        let client = self.client.clone();
+        let api = match (&self.plan.scope, namespaced) {
+            (WatchScope::Namespace(ns), true) => Api::namespaced_with(client, ns, &resource),
+            _ => Api::all_with(client, &resource),
+        };
+        Ok((api, resource))
+    }
+
+    async fn watch(&self, api: Api<DynamicObject>, resource: &ApiResource) {
+        let mut config = watcher::Config::default().page_size(PAGE_SIZE);
+        if let Some(labels) = &self.plan.label_selector {
+            config = config.labels(labels);
+        }
+        if let Some(fields) = &self.plan.field_selector {
+            config = config.fields(fields);
+        }
+        let mut events = watcher::watcher(api, config).default_backoff().boxed();
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(WatchEvent::Apply(object) | WatchEvent::InitApply(object)) => {
+                    self.apply(&object, resource).await;
+                }
+                Ok(WatchEvent::Delete(object)) => self.resolve(&object).await,
+                Ok(WatchEvent::InitDone) => self.report(Readiness::active(
+                    Reason::Watching,
+                    watching_message(&self.plan),
+                )),
+                Ok(WatchEvent::Init) => {}
+                Err(err) => self.failed(&err),
+            }
+        }
+    }
+
+    fn failed(&self, err: &watcher::Error) {
+        tracing::warn!(ingester = %self.key, error = %err, "Ingester informer watch error");
+        let readiness = failure_code(err)
+            .and_then(|code| watch_failure_readiness(code, &self.plan.gvr, &self.plan.scope));
+        if let Some(readiness) = readiness {
+            self.report(readiness);
+        }
+    }
+
+    async fn apply(&self, object: &DynamicObject, resource: &ApiResource) {
+        if !(self.still_leader)() {
+            return;
+        }
+        let value = object_value(object, resource);
+        let event = match self.plan.mapping.event_from_object(&value, Timestamp::now()) {
+            Ok(event) => event,
+            Err(err) => {
+                tracing::warn!(ingester = %self.key, object = %object.name_any(), error = %err, "object not turned into an event");
+                return;
+            }
+        };
+        let sinks = &self.sinks;
+        let outcome = sinks
+            .pipeline
+            .ingest(vec![event], Some(&self.plan.rules), &sinks.queue, Delivery::Wait)
+            .await;
+        if !outcome.acknowledged() {
+            tracing::warn!(ingester = %self.key, object = %object.name_any(), "event not written; retried on the object's next change or resync");
+        }
+    }
+
+    /// A deleted object: its finding is resolved.
+    async fn resolve(&self, object: &DynamicObject) {
+        let Some(uid) = object.uid() else {
+            return;
+        };
+        if !(self.still_leader)() {
+            return;
+        }
+        let sinks = &self.sinks;
+        match sinks
+            .writer
+            .resolve_vanished(&uid, &BTreeSet::new(), Timestamp::now())
+            .await
+        {
+            Ok(resolved) if resolved.is_empty() => {}
+            Ok(resolved) => {
+                sinks.pipeline.forget_identities(&resolved);
+                for (source, _) in &resolved {
+                    sinks.pipeline.metrics.written(source, "resolved", 1);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(ingester = %self.key, object = %object.name_any(), error = %err, "resolving a deleted object's finding failed")
+            }
+        }
+    }
+}
+
+/// The object as JSON with `apiVersion` and `kind`, which list items of built-in APIs lack.
+pub fn object_value(object: &DynamicObject, resource: &ApiResource) -> Value {
+    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.entry("apiVersion")
+            .or_insert_with(|| Value::String(resource.api_version.clone()));
+        map.entry("kind")
+            .or_insert_with(|| Value::String(resource.kind.clone()));
+    }
+    value
+}
+
+async fn discover(client: &Client, gvr: &Gvr) -> Result<Discovered, kube::Error> {
+    let listed = if gvr.group.is_empty() {
+        client.list_core_api_resources(&gvr.version).await
+    } else {
+        client
+            .list_api_group_resources(&format!("{}/{}", gvr.group, gvr.version))
+            .await
+    };
+    match listed {
+        Ok(list) => Ok(find_resource(&list, gvr)),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(Discovered::NotServed),
+        Err(err) => Err(err),
+    }
+}
