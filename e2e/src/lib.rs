@@ -4,6 +4,7 @@
 //! `KUBECONFIG` (admin), `ZEN_CONTROLPLANE_BIN` and `ZEN_WATCHER_BIN`. Without them every test
 //! fails with a message saying how to start one: the suite never passes by skipping.
 
+pub mod chart;
 pub mod cluster;
 pub mod controlplane;
 pub mod crds;

@@ -9,10 +9,11 @@ use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use zen_watcher::crd::Observation;
+use zen_watcher_e2e::chart::Release;
 use zen_watcher_e2e::http::{get, post};
 use zen_watcher_e2e::{
-    Signal, TestNamespace, WatcherProcess, admin_client, admin_kubeconfig_path, apply_crds,
-    apply_report_crds, wait_until,
+    ControlPlane, Signal, TestNamespace, WatcherProcess, admin_client, admin_kubeconfig_path,
+    apply_crds, apply_report_crds, client_from_kubeconfig, wait_until,
 };
 
 const TOKEN: &str = "e2e-token";
@@ -162,23 +163,55 @@ async fn wait_for_holder(client: &Client, ns: &str, not: &[&str]) -> String {
 
 #[tokio::test]
 async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
-    let (client, ns, home) = setup("replicas").await;
+    // The chart installed into a control plane of its own; its "pods" run as local processes
+    // with the rendered Deployment's env and the chart ServiceAccount's token (its RBAC).
+    let cp = ControlPlane::start(&[]).unwrap();
+    let client = client_from_kubeconfig(&cp.kubeconfig).await.unwrap();
+    let release = Release::install(
+        &client,
+        &cp.kubeconfig,
+        "zen-system",
+        &[
+            "--set",
+            "leaderElection.leaseDuration=4s",
+            "--set",
+            "leaderElection.renewDeadline=3s",
+            "--set",
+            "leaderElection.retryPeriod=500ms",
+            "--set",
+            "shutdownDrainDelay=1s",
+            "--set",
+            "logLevel=info\\,zen_watcher=debug",
+        ],
+    )
+    .await
+    .unwrap();
     apply_report_crds(&client).await.unwrap();
+    let ns = TestNamespace::create(&client, "replicas").await.unwrap();
+    let home = TestNamespace {
+        name: "zen-system".into(),
+        client: client.clone(),
+    };
     let mut replicas = Vec::new();
     let mut addresses = Vec::new();
+    let mut token = String::new();
     for i in 0..3 {
         let name = format!("zen-{i}");
-        let mut w = WatcherProcess::start(
-            &name,
-            &env(&home.name, &name, true),
-            &admin_kubeconfig_path(),
-            &log_dir(&ns.name),
-        )
-        .unwrap();
+        let env = release
+            .env(&name, &[("WATCHER_PORT", "0"), ("METRICS_PORT", "0")])
+            .unwrap();
+        token = env
+            .iter()
+            .find(|(k, _)| k == "WEBHOOK_AUTH_TOKEN")
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        let mut w =
+            WatcherProcess::start(&name, &env, &release.kubeconfig, &log_dir(&ns.name)).unwrap();
         let (webhook, metrics) = w.addresses().unwrap();
         replicas.push(w);
         addresses.push((webhook, metrics));
     }
+    let token = token.as_str();
     for (_, metrics) in &addresses {
         ready(*metrics).await;
     }
@@ -198,7 +231,7 @@ async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
     // Every replica serves webhooks; the same alert on all three is one Observation seen 3 times.
     let alert = falco_alert(&ns.name, "web-1");
     for (webhook, _) in &addresses {
-        let reply = post(*webhook, "/falco/webhook", &alert, Some(TOKEN))
+        let reply = post(*webhook, "/falco/webhook", &alert, Some(token))
             .await
             .unwrap();
         assert_eq!(reply.status, 200, "{}", reply.body);
@@ -288,7 +321,7 @@ async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
         addresses[index(&third)].0,
         "/falco/webhook",
         &falco_alert(&ns.name, "web-9"),
-        Some(TOKEN),
+        Some(token),
     )
     .await
     .unwrap();
