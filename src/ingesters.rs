@@ -98,7 +98,11 @@ impl Orchestrator {
 
     /// Every replica, until `shutdown`: keeps the route table in sync with the Ingesters and
     /// sends `true` on `ready` once the first complete list is routed.
-    pub async fn run_routes(self: Arc<Self>, ready: watch::Sender<bool>, shutdown: CancellationToken) {
+    pub async fn run_routes(
+        self: Arc<Self>,
+        ready: watch::Sender<bool>,
+        shutdown: CancellationToken,
+    ) {
         routes::run(&self, ready, shutdown).await;
     }
 

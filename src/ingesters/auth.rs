@@ -52,11 +52,20 @@ pub enum AuthError {
     #[error("webhook auth {kind} needs spec.webhook.auth.secretName")]
     NoSecretName { kind: &'static str },
     #[error("Secret {secret} (key {key:?}) not found")]
-    SecretMissing { secret: SecretRef, key: &'static str },
+    SecretMissing {
+        secret: SecretRef,
+        key: &'static str,
+    },
     #[error("Secret {secret} has no non-empty key {key:?}")]
-    KeyMissing { secret: SecretRef, key: &'static str },
+    KeyMissing {
+        secret: SecretRef,
+        key: &'static str,
+    },
     #[error("Secret {secret} key {key:?} is not UTF-8")]
-    NotUtf8 { secret: SecretRef, key: &'static str },
+    NotUtf8 {
+        secret: SecretRef,
+        key: &'static str,
+    },
     #[error("Secret {secret} (key {key:?}) could not be read: {why}")]
     Unreadable {
         secret: SecretRef,

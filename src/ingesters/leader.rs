@@ -156,7 +156,11 @@ impl Leader {
     }
 
     /// The readiness to write; `None` for a source that has not reported yet.
-    fn readiness<'a>(&'a self, key: &IngesterKey, planned: &'a PlannedIngester) -> Option<&'a Readiness> {
+    fn readiness<'a>(
+        &'a self,
+        key: &IngesterKey,
+        planned: &'a PlannedIngester,
+    ) -> Option<&'a Readiness> {
         if planned.informer.is_some() {
             self.reported.get(key)
         } else {
@@ -165,7 +169,8 @@ impl Leader {
     }
 
     async fn write_statuses(&mut self, plan: &Plan) {
-        self.written.retain(|key, _| plan.ingesters.contains_key(key));
+        self.written
+            .retain(|key, _| plan.ingesters.contains_key(key));
         for (key, planned) in &plan.ingesters {
             if self.term.is_cancelled() || !(self.still_leader)() {
                 return;
@@ -185,11 +190,14 @@ impl Leader {
         }
     }
 
-    fn status_to_write(&mut self, key: &IngesterKey, planned: &PlannedIngester) -> Option<IngesterStatus> {
-        let caught_up = self
-            .written
-            .get(key)
-            .is_some_and(|(revision, status)| *revision != planned.revision || *status == planned.status);
+    fn status_to_write(
+        &mut self,
+        key: &IngesterKey,
+        planned: &PlannedIngester,
+    ) -> Option<IngesterStatus> {
+        let caught_up = self.written.get(key).is_some_and(|(revision, status)| {
+            *revision != planned.revision || *status == planned.status
+        });
         if caught_up {
             self.written.remove(key);
         }

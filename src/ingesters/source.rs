@@ -107,7 +107,10 @@ fn not_served(gvr: &Gvr) -> Readiness {
 /// The readiness a failed list or watch with HTTP `code` means, if it says anything.
 pub fn watch_failure_readiness(code: u16, gvr: &Gvr, scope: &WatchScope) -> Option<Readiness> {
     match code {
-        403 => Some(Readiness::error(Reason::Forbidden, forbidden_message(gvr, scope))),
+        403 => Some(Readiness::error(
+            Reason::Forbidden,
+            forbidden_message(gvr, scope),
+        )),
         404 => Some(not_served(gvr)),
         _ => None,
     }
@@ -272,7 +275,11 @@ impl Source {
             return;
         }
         let value = object_value(object, resource);
-        let event = match self.plan.mapping.event_from_object(&value, Timestamp::now()) {
+        let event = match self
+            .plan
+            .mapping
+            .event_from_object(&value, Timestamp::now())
+        {
             Ok(event) => event,
             Err(err) => {
                 tracing::warn!(ingester = %self.key, object = %object.name_any(), error = %err, "object not turned into an event");
@@ -282,7 +289,12 @@ impl Source {
         let sinks = &self.sinks;
         let outcome = sinks
             .pipeline
-            .ingest(vec![event], Some(&self.plan.rules), &sinks.queue, Delivery::Wait)
+            .ingest(
+                vec![event],
+                Some(&self.plan.rules),
+                &sinks.queue,
+                Delivery::Wait,
+            )
             .await;
         if !outcome.acknowledged() {
             tracing::warn!(ingester = %self.key, object = %object.name_any(), "event not written; retried on the object's next change or resync");

@@ -105,7 +105,11 @@ pub fn ready_condition(
     generation: Option<i64>,
     now: Timestamp,
 ) -> Condition {
-    let status = if readiness.is_ready() { "True" } else { "False" };
+    let status = if readiness.is_ready() {
+        "True"
+    } else {
+        "False"
+    };
     let last_transition_time = match previous {
         Some(p) if p.status == status => p.last_transition_time.clone(),
         _ => Time(whole_seconds(now)),
