@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::filter_watch::{self, FilterSource};
 use crate::ingest::Pipeline;
+use crate::ingesters::{self, Orchestrator, Sinks};
 use crate::leader::{self, ElectionConfig, Leadership};
 use crate::metrics::Metrics;
 use crate::pipeline::Admission;
@@ -70,6 +71,7 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
         audit_context,
     )?);
     let readiness = state.readiness().clone();
+    let routes = state.routes().clone();
     let servers = server::bind(&config, Ipv4Addr::UNSPECIFIED.into(), state).await?;
     tracing::info!(
         webhook = %servers.webhook_addr(),
@@ -80,6 +82,22 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
     let serving = tokio::spawn(servers.serve(stop_serving.clone(), REQUEST_GRACE));
 
     let background = CancellationToken::new();
+    let orchestrator = Arc::new(Orchestrator::new(
+        client.clone(),
+        routes,
+        ingesters::Settings::from_config(&config),
+        Sinks {
+            pipeline: pipeline.clone(),
+            queue: informer_queue.clone(),
+            writer: writer.clone(),
+        },
+    ));
+    let (ingesters_listed, mut ingesters_ready) = watch::channel(false);
+    tokio::spawn(
+        orchestrator
+            .clone()
+            .run_routes(ingesters_listed, background.clone()),
+    );
     let (filter_loaded, mut filter_ready) = watch::channel(false);
     tokio::spawn(filter_watch::run(
         client.clone(),
@@ -96,7 +114,11 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
     tokio::spawn({
         let readiness = readiness.clone();
         async move {
-            if filter_ready.wait_for(|loaded| *loaded).await.is_ok() {
+            // Ready once the filter rules and the first list of Ingesters are loaded, so a
+            // new replica never 404s an Ingester's path. Never depends on leadership.
+            if filter_ready.wait_for(|loaded| *loaded).await.is_ok()
+                && ingesters_ready.wait_for(|listed| *listed).await.is_ok()
+            {
                 readiness.set_ready(true);
                 tracing::info!("ready");
             }
@@ -135,7 +157,15 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
     let leader_work = tokio::spawn(leader::run_leader_tasks(leadership, {
         let config = config.clone();
         let metrics = metrics.clone();
-        move |term| leader_tasks(context.clone(), config.clone(), metrics.clone(), term)
+        move |term| {
+            leader_tasks(
+                context.clone(),
+                orchestrator.clone(),
+                config.clone(),
+                metrics.clone(),
+                term,
+            )
+        }
     }));
 
     let signal = signals.recv().await;
@@ -166,9 +196,11 @@ fn observation_settings(config: &Config) -> ObservationSettings {
     }
 }
 
-/// The leader's work for one term: report informers and GC, until the term ends.
+/// The leader's work for one term: report informers, Ingester sources and status, and GC,
+/// until the term ends.
 async fn leader_tasks(
     context: informers::Context,
+    orchestrator: Arc<Orchestrator>,
     config: Config,
     metrics: Arc<Metrics>,
     term: CancellationToken,
@@ -184,7 +216,8 @@ async fn leader_tasks(
         term.clone(),
         move |result| metrics.gc_run(result),
     );
-    tokio::join!(informers::run(context, term.clone()), gc);
+    let ingesters = orchestrator.run_leader(term.clone(), context.still_leader.clone());
+    tokio::join!(informers::run(context, term.clone()), ingesters, gc);
     tracing::info!(identity = %config.identity, "leader-only work stopped");
 }
 

@@ -161,10 +161,19 @@ async fn wait_for_holder(client: &Client, ns: &str, not: &[&str]) -> String {
     .unwrap()
 }
 
-#[tokio::test]
-async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
-    // The chart installed into a control plane of its own; its "pods" run as local processes
-    // with the rendered Deployment's env and the chart ServiceAccount's token (its RBAC).
+/// The chart installed into a control plane of its own, and its "pods" as local processes
+/// with the rendered Deployment's env and the chart ServiceAccount's token (its RBAC).
+struct Deployed {
+    _cp: ControlPlane,
+    client: Client,
+    ns: TestNamespace,
+    replicas: Vec<WatcherProcess>,
+    /// (webhook, metrics) of each replica.
+    addresses: Vec<(std::net::SocketAddr, std::net::SocketAddr)>,
+    token: String,
+}
+
+async fn deploy(replicas: usize, prefix: &str) -> Deployed {
     let cp = ControlPlane::start(&[]).unwrap();
     let client = client_from_kubeconfig(&cp.kubeconfig).await.unwrap();
     let release = Release::install(
@@ -187,15 +196,11 @@ async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
     .await
     .unwrap();
     apply_report_crds(&client).await.unwrap();
-    let ns = TestNamespace::create(&client, "replicas").await.unwrap();
-    let home = TestNamespace {
-        name: "zen-system".into(),
-        client: client.clone(),
-    };
-    let mut replicas = Vec::new();
+    let ns = TestNamespace::create(&client, prefix).await.unwrap();
+    let mut processes = Vec::new();
     let mut addresses = Vec::new();
     let mut token = String::new();
-    for i in 0..3 {
+    for i in 0..replicas {
         let name = format!("zen-{i}");
         let env = release
             .env(&name, &[("WATCHER_PORT", "0"), ("METRICS_PORT", "0")])
@@ -207,14 +212,37 @@ async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
             .unwrap();
         let mut w =
             WatcherProcess::start(&name, &env, &release.kubeconfig, &log_dir(&ns.name)).unwrap();
-        let (webhook, metrics) = w.addresses().unwrap();
-        replicas.push(w);
-        addresses.push((webhook, metrics));
+        addresses.push(w.addresses().unwrap());
+        processes.push(w);
     }
-    let token = token.as_str();
     for (_, metrics) in &addresses {
         ready(*metrics).await;
     }
+    Deployed {
+        _cp: cp,
+        client,
+        ns,
+        replicas: processes,
+        addresses,
+        token,
+    }
+}
+
+#[tokio::test]
+async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
+    let Deployed {
+        _cp,
+        client,
+        ns,
+        mut replicas,
+        addresses,
+        token,
+    } = deploy(3, "replicas").await;
+    let home = TestNamespace {
+        name: "zen-system".into(),
+        client: client.clone(),
+    };
+    let token = token.as_str();
 
     // Exactly one leader, named by its POD_NAME; the others follow.
     let leader = wait_for_holder(&client, &home.name, &[]).await;
@@ -326,4 +354,126 @@ async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
     .await
     .unwrap();
     assert_eq!(reply.status, 200);
+}
+
+#[tokio::test]
+async fn webhook_ingester_paths_follow_the_ingester_on_every_replica() {
+    let Deployed {
+        _cp,
+        client,
+        ns,
+        replicas: _replicas,
+        addresses,
+        token,
+    } = deploy(3, "ingester").await;
+    let ingesters: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "zen-system",
+        &kube::core::ApiResource::from_gvk_with_plural(
+            &kube::core::GroupVersionKind::gvk("zen.kube-zen.io", "v1alpha1", "Ingester"),
+            "ingesters",
+        ),
+    );
+    let ingester = |path: &str| -> kube::api::DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "zen.kube-zen.io/v1alpha1", "kind": "Ingester",
+            "metadata": {"name": "argo"},
+            "spec": {"source": "argo", "ingester": "webhook", "webhook": {"path": path},
+                     "normalization": {"category": "operations", "eventType": "rollout",
+                                       "severityField": "severity",
+                                       "resource": {"namespace": "namespace", "name": "app"}}},
+        }))
+        .unwrap()
+    };
+    ingesters
+        .create(&PostParams::default(), &ingester("/hooks/argo"))
+        .await
+        .unwrap();
+    let payload = serde_json::to_vec(&json!({"app": "checkout", "namespace": ns.name, "severity": "high", "message": "rollout degraded"})).unwrap();
+    for (i, (webhook, _)) in addresses.iter().enumerate() {
+        let webhook = *webhook;
+        let body = payload.clone();
+        let token = token.clone();
+        wait_until(
+            &format!("/hooks/argo on zen-{i}"),
+            Duration::from_secs(60),
+            || {
+                let body = body.clone();
+                let token = token.clone();
+                async move {
+                    Ok((post(webhook, "/hooks/argo", &body, Some(&token))
+                        .await?
+                        .status
+                        == 200)
+                        .then_some(()))
+                }
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let stored = observations(&ns).await;
+    assert_eq!(
+        stored.len(),
+        1,
+        "the same payload on three replicas is one Observation"
+    );
+    assert_eq!(stored[0].spec.source, "argo");
+    assert_eq!(stored[0].spec.severity.to_string(), "high");
+    assert_eq!(
+        stored[0].status.as_ref().and_then(|s| s.occurrences),
+        Some(3)
+    );
+
+    // The path moves.
+    let patch = json!({"spec": {"webhook": {"path": "/hooks/rollouts"}}});
+    ingesters
+        .patch(
+            "argo",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    for (webhook, _) in &addresses {
+        let webhook = *webhook;
+        let token = token.clone();
+        let body = payload.clone();
+        wait_until("the path to move", Duration::from_secs(60), || {
+            let token = token.clone();
+            let body = body.clone();
+            async move {
+                let old = post(webhook, "/hooks/argo", &body, Some(&token))
+                    .await?
+                    .status;
+                let new = post(webhook, "/hooks/rollouts", &body, Some(&token))
+                    .await?
+                    .status;
+                Ok((old == 404 && new == 200).then_some(()))
+            }
+        })
+        .await
+        .unwrap();
+    }
+
+    // Deleted: its path answers 404 everywhere.
+    ingesters.delete("argo", &Default::default()).await.unwrap();
+    for (webhook, _) in &addresses {
+        let webhook = *webhook;
+        let token = token.clone();
+        let body = payload.clone();
+        wait_until("the path to go", Duration::from_secs(60), || {
+            let token = token.clone();
+            let body = body.clone();
+            async move {
+                Ok((post(webhook, "/hooks/rollouts", &body, Some(&token))
+                    .await?
+                    .status
+                    == 404)
+                    .then_some(()))
+            }
+        })
+        .await
+        .unwrap();
+    }
 }
