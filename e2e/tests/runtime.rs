@@ -309,6 +309,16 @@ async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
         .find(|o| o.spec.source == "kyverno")
         .and_then(|o| o.resource_version())
         .unwrap();
+    // Only the leader writes informer findings.
+    for (i, (_, metrics)) in addresses.iter().enumerate() {
+        let text = get(*metrics, "/metrics").await.unwrap().body;
+        let wrote = text.contains("zen_watcher_observations_written_total{source=\"kyverno\"");
+        assert_eq!(
+            wrote,
+            format!("zen-{i}") == leader,
+            "zen-{i} (leader {leader})"
+        );
+    }
 
     // SIGTERM to the leader: it releases the Lease and another replica takes over.
     let first = leader.clone();
