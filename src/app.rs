@@ -24,7 +24,7 @@ use crate::pipeline::filter::FilterConfig;
 use crate::server::{self, PipelineIngest, ServerState};
 use crate::shutdown::Signals;
 use crate::sources::audit;
-use crate::writer::{ObservationSettings, RetryPolicy, WriteQueue, Writer};
+use crate::writer::{ObservationSettings, RetryPolicy, SourceCap, WriteQueue, Writer};
 use crate::{gc, informers};
 
 /// How long in-flight requests may take to finish once the listeners close.
@@ -54,11 +54,15 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
         config.writer_concurrency,
     );
     let dedup_size = NonZeroUsize::new(config.dedup_max_size).unwrap_or(NonZeroUsize::MIN);
-    let pipeline = Arc::new(Pipeline::new(
-        FilterConfig::default(),
-        Admission::new(dedup_size, config.dedup_window),
-        metrics.clone(),
-    ));
+    let cap = Arc::new(SourceCap::new(config.max_observations_per_source));
+    let pipeline = Arc::new(
+        Pipeline::new(
+            FilterConfig::default(),
+            Admission::new(dedup_size, config.dedup_window),
+            metrics.clone(),
+        )
+        .with_cap(cap.clone()),
+    );
 
     let audit_context = audit::Context {
         own_username: own_username(&client).await,
@@ -82,6 +86,10 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
     let serving = tokio::spawn(servers.serve(stop_serving.clone(), REQUEST_GRACE));
 
     let background = CancellationToken::new();
+    tokio::spawn({
+        let (client, background) = (client.clone(), background.clone());
+        async move { cap.recount_loop(client, background).await }
+    });
     let orchestrator = Arc::new(Orchestrator::new(
         client.clone(),
         routes,

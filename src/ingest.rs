@@ -9,8 +9,8 @@ use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::pipeline::filter::FilterConfig;
 use crate::pipeline::{Admission, IngesterRules, Verdict};
-use crate::writer::WriteQueue;
 use crate::writer::queue::Pending;
+use crate::writer::{SourceCap, WriteQueue, Written};
 
 /// How events reach the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +48,7 @@ pub struct Pipeline {
     filter: RwLock<Arc<FilterConfig>>,
     admission: Mutex<Admission>,
     pub metrics: Arc<Metrics>,
+    cap: Option<Arc<SourceCap>>,
 }
 
 impl Pipeline {
@@ -56,7 +57,14 @@ impl Pipeline {
             filter: RwLock::new(Arc::new(filter)),
             admission: Mutex::new(admission),
             metrics,
+            cap: None,
         }
+    }
+
+    /// Drops new events of a source at `MAX_OBSERVATIONS_PER_SOURCE` (reason `cap`).
+    pub fn with_cap(mut self, cap: Arc<SourceCap>) -> Self {
+        self.cap = Some(cap);
+        self
     }
 
     /// Replaces the filter rules (a valid ConfigMap update).
@@ -129,6 +137,11 @@ impl Pipeline {
             let verdict = admission.admit(&filter, &event, rules, now);
             self.metrics.verdict(&event.source, &verdict);
             match verdict {
+                Verdict::Write if self.cap.as_ref().is_some_and(|c| !c.reserve(&event.source)) => {
+                    admission.forget(&event);
+                    self.metrics.filtered(&event.source, "cap", "global");
+                    outcome.filtered += 1;
+                }
                 Verdict::Write => admitted.push(event),
                 Verdict::Filtered { .. } => outcome.filtered += 1,
                 Verdict::Duplicate => outcome.duplicates += 1,
@@ -146,7 +159,12 @@ impl Pipeline {
         };
         self.metrics.write(&event.source, &result);
         match result {
-            Ok(_) => outcome.written += 1,
+            Ok(written) => {
+                if written != Written::Created {
+                    self.release(&event);
+                }
+                outcome.written += 1;
+            }
             Err(err) if err.is_transient() => {
                 tracing::warn!(source = %event.source, error = %err, "Observation write failed; the sender will retry");
                 self.forget(&event);
@@ -154,6 +172,7 @@ impl Pipeline {
             }
             Err(err) => {
                 tracing::error!(source = %event.source, error = %err, "dropping an event that cannot be written");
+                self.release(&event);
                 outcome.rejected += 1;
             }
         }
@@ -170,7 +189,17 @@ impl Pipeline {
         }
     }
 
+    /// Gives back the cap reservation of an event that created nothing.
+    fn release(&self, event: &Event) {
+        if let Some(cap) = &self.cap {
+            cap.release(&event.source);
+        }
+    }
+
+    /// Undoes admission for an event that was not written: forgets it in the dedup window
+    /// (so a retry goes through) and gives back its cap reservation.
     fn forget(&self, event: &Event) {
+        self.release(event);
         self.admission
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

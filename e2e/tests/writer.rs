@@ -339,3 +339,72 @@ async fn a_full_queue_refuses_instead_of_buffering() {
         assert_eq!(pending.await.unwrap().unwrap(), Written::Created);
     }
 }
+
+#[tokio::test]
+async fn a_source_at_its_cap_is_dropped_with_reason_cap() {
+    use std::num::NonZeroUsize;
+    use std::time::Duration;
+    use zen_watcher::ingest::{Delivery, Pipeline};
+    use zen_watcher::metrics::Metrics;
+    use zen_watcher::pipeline::Admission;
+    use zen_watcher::pipeline::filter::FilterConfig;
+    use zen_watcher::writer::{SourceCap, WriteQueue};
+
+    let (client, ns) = setup("cap").await;
+    let w = std::sync::Arc::new(writer(&client, &ns.name));
+    let (queue, _) = WriteQueue::start(w, 10, 2);
+    let metrics = std::sync::Arc::new(Metrics::new());
+    let mut events = Vec::new();
+    for pod in ["a", "b", "c"] {
+        let mut e = falco_event(&ns.name);
+        e.fingerprint = format!("{}-{pod}", e.fingerprint);
+        e.source = format!("capped-{}", ns.name.trim_start_matches("e2e-"));
+        events.push(e);
+    }
+    let source = events[0].source.clone();
+    let limited = std::sync::Arc::new(SourceCap::new(2));
+    let pipeline = Pipeline::new(
+        FilterConfig::default(),
+        Admission::new(NonZeroUsize::new(100).unwrap(), Duration::from_secs(60)),
+        metrics.clone(),
+    )
+    .with_cap(limited.clone());
+    let outcome = pipeline
+        .ingest(events, None, &queue, Delivery::Refuse)
+        .await;
+    assert_eq!((outcome.written, outcome.filtered), (2, 1), "{outcome:?}");
+    assert!(
+        outcome.acknowledged(),
+        "a capped event is a deliberate, counted drop"
+    );
+    assert!(metrics.encode().contains(&format!(
+        "zen_watcher_events_filtered_total{{source=\"{source}\",reason=\"cap\",scope=\"global\"}} 1"
+    )));
+    assert_eq!(
+        ns.api::<Observation>()
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+
+    // The census counts what is in the apiserver.
+    let census = std::sync::Arc::new(SourceCap::new(2));
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn({
+        let (census, client, cancel) = (census.clone(), client.clone(), cancel.clone());
+        async move { census.recount_loop(client, cancel).await }
+    });
+    let src = source.clone();
+    zen_watcher_e2e::wait_until("the census", Duration::from_secs(30), || {
+        let census = census.clone();
+        let src = src.clone();
+        async move { Ok(census.full(&src).then_some(())) }
+    })
+    .await
+    .unwrap();
+    cancel.cancel();
+    task.await.unwrap();
+}
