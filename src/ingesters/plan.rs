@@ -5,11 +5,11 @@
 //! decided before credentials are looked at, so a Secret appearing or vanishing never moves a
 //! path from one Ingester to another.
 
+use crate::config::parse_duration;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::fmt;
-use std::time::Duration;
 
 use kube::ResourceExt;
 
@@ -291,25 +291,4 @@ fn compile(
         dedup_window,
     };
     Ok((mapping, rules))
-}
-
-/// `<n>s`, `<n>m`, `<n>h` or `<n>d`, as the CRD allows.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("{text:?} is not a duration such as 45s, 30m, 12h or 7d");
-    let split = text.len().checked_sub(1).ok_or_else(bad)?;
-    let (digits, unit) = text.split_at_checked(split).ok_or_else(bad)?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let unit_seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(unit_seconds)
-        .map(Duration::from_secs)
-        .ok_or_else(bad)
 }

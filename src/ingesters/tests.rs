@@ -8,10 +8,11 @@ use serde_json::{Value, json};
 
 use super::auth::{AuthError, SecretLookup, SecretRef, Secrets, resolve_auth};
 use super::leader::diff_sources;
-use super::plan::{IngesterKey, Plan, Revision, check_path, creation_order, parse_duration, plan};
+use super::plan::{IngesterKey, Plan, Revision, check_path, creation_order, plan};
 use super::source::{Discovered, find_resource, forbidden_message, watch_failure_readiness};
 use super::status::{READY, Readiness, Reason, desired_status, next_status, status_patch};
 use super::tenancy::{ScopeError, WatchScope, check_resource_scope, watch_scope};
+use crate::config::parse_duration;
 use crate::crd::{Gvr, Ingester, IngesterState, IngesterStatus, WebhookAuth, WebhookAuthType};
 use crate::server::IngesterAuth;
 

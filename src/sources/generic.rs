@@ -114,7 +114,9 @@ impl GenericMapping {
         let ttl = spec
             .ttl
             .as_deref()
-            .map(|t| parse_ttl(t).map_err(|p| SourceError::invalid("spec.ttl", p)))
+            .map(|t| {
+                crate::config::parse_duration(t).map_err(|p| SourceError::invalid("spec.ttl", p))
+            })
             .transpose()?;
         Ok(GenericMapping {
             source: spec.source.clone(),
@@ -371,27 +373,6 @@ fn validate_event_type(field: &str, event_type: String) -> Result<String, Source
             format!("eventType {event_type:?} must match ^[a-z0-9_-]+$ (at most 128 characters)"),
         ))
     }
-}
-
-/// `<n>s`, `<n>m`, `<n>h` or `<n>d`, as the CRD allows.
-fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let bad = || format!("{text:?} is not a duration such as 45s, 30m, 12h or 7d");
-    let split = text.len().checked_sub(1).ok_or_else(bad)?;
-    let (digits, unit) = text.split_at_checked(split).ok_or_else(bad)?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let unit_seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(unit_seconds)
-        .map(Duration::from_secs)
-        .ok_or_else(bad)
 }
 
 fn lowercase_keys(
