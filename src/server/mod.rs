@@ -43,14 +43,14 @@ use rate_limit::RateLimiter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("reading WEBHOOK_AUTH_TOKEN_FILE {}: {source}", path.display())]
+    #[error("reading WEBHOOK_AUTH_TOKEN_FILE {}", path.display())]
     TokenFile {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("webhook TLS: {0}")]
+    #[error("webhook TLS")]
     Tls(#[from] TlsError),
-    #[error("binding the {port} port {addr}: {source}")]
+    #[error("binding the {port} port {addr}")]
     Bind {
         port: &'static str,
         addr: SocketAddr,

@@ -613,7 +613,7 @@ mod tests {
         let events = policy_events();
         assert_eq!(
             one(&events, "disallow-host-path/host-path").fingerprint,
-            [
+            crate::sources::fingerprint(&[
                 "kyverno",
                 "disallow-host-path",
                 "host-path",
@@ -621,8 +621,7 @@ mod tests {
                 "Pod",
                 "shop",
                 "web-7d9f8b6c5d-x2x8q"
-            ]
-            .join("\u{1f}")
+            ])
         );
     }
 
@@ -647,7 +646,7 @@ mod tests {
         assert_eq!(e.resource, None);
         assert_eq!(
             e.fingerprint,
-            [
+            crate::sources::fingerprint(&[
                 "kyverno",
                 "cluster-config",
                 "check-audit-logging",
@@ -655,8 +654,7 @@ mod tests {
                 "",
                 "",
                 ""
-            ]
-            .join("\u{1f}")
+            ])
         );
     }
 

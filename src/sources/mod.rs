@@ -27,10 +27,10 @@ impl SourceError {
     }
 }
 
-/// Joins fingerprint parts with a separator that cannot appear in Kubernetes names, so
-/// `("a-b", "c")` and `("a", "b-c")` never collide.
+/// Encodes fingerprint parts as a JSON array: unambiguous (`["a|b","c"]` and `["a","b|c"]`
+/// never collide, whatever the parts contain) and readable on the Observation.
 pub(crate) fn fingerprint(parts: &[&str]) -> String {
-    parts.join("\u{1f}")
+    serde_json::to_string(parts).unwrap_or_else(|_| parts.join("\n"))
 }
 
 /// Parses an RFC 3339 timestamp (any precision), naming `field` on failure.

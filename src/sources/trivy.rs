@@ -525,7 +525,7 @@ mod tests {
         );
         assert_eq!(
             e.fingerprint,
-            [
+            crate::sources::fingerprint(&[
                 "trivy",
                 "CVE-2024-45337",
                 "ReplicaSet",
@@ -534,8 +534,7 @@ mod tests {
                 "web",
                 "golang.org/x/crypto",
                 "v0.21.0"
-            ]
-            .join("\u{1f}")
+            ])
         );
     }
 
