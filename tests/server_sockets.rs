@@ -560,3 +560,40 @@ async fn a_rewritten_serving_certificate_is_served_to_new_connections() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn the_allowlist_applies_over_tls() {
+    let pki = Pki::new("allowlist CA");
+    let dir = scratch("tls-allowlist");
+    let (cert, key) = write_leaf(&dir, &pki.leaf(ExtendedKeyUsagePurpose::ServerAuth));
+    for (cidr, expected) in [
+        ("127.0.0.1/32", "HTTP/1.1 200"),
+        ("192.0.2.0/24", "HTTP/1.1 403"),
+    ] {
+        let running = start(
+            &[
+                "--webhook-auth-token",
+                "t",
+                "--webhook-allowed-ips",
+                cidr,
+                "--webhook-tls-cert-file",
+                cert.to_str().unwrap(),
+                "--webhook-tls-key-file",
+                key.to_str().unwrap(),
+            ],
+            Arc::new(Recorder::default()),
+        )
+        .await;
+        let (_, response) = tls_request(
+            running.webhook,
+            client_config(pki.ca_der(), None),
+            &falco_request(Some("t")),
+        )
+        .await
+        .unwrap();
+        assert!(response.starts_with(expected), "{cidr}: {response}");
+        running.shutdown.cancel();
+        running.served.await.unwrap();
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

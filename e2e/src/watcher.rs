@@ -93,6 +93,14 @@ impl WatcherProcess {
             return Ok(status);
         }
         self.signal(signal)?;
+        self.wait_exit(timeout)
+    }
+
+    /// Waits up to `timeout` for the process to exit (after a signal sent earlier).
+    pub fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        if let Some(status) = self.exit {
+            return Ok(status);
+        }
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -101,7 +109,7 @@ impl WatcherProcess {
             }
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "{} did not exit within {timeout:?} after {signal:?}",
+                "{} did not exit within {timeout:?}",
                 self.name
             );
             std::thread::sleep(Duration::from_millis(50));

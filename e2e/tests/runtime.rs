@@ -31,7 +31,7 @@ fn env(ns: &str, identity: &str, election: bool) -> Vec<(String, String)> {
         ("WATCHER_PORT", "0"),
         ("METRICS_PORT", "0"),
         ("WEBHOOK_AUTH_TOKEN", TOKEN),
-        ("SHUTDOWN_DRAIN_DELAY", "1s"),
+        ("SHUTDOWN_DRAIN_DELAY", "3s"),
         (
             "ENABLE_LEADER_ELECTION",
             if election { "true" } else { "false" },
@@ -138,7 +138,14 @@ async fn a_single_watcher_serves_writes_and_stops_cleanly() {
         "{text}"
     );
 
-    let status = w.stop(Signal::Term, Duration::from_secs(30)).unwrap();
+    // SIGTERM: /readyz turns 503 at once while the replica keeps serving through the drain
+    // delay, then it stops cleanly.
+    w.signal(Signal::Term).unwrap();
+    w.wait_for_log("shutting down", Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(get(metrics, "/readyz").await.unwrap().status, 503);
+    assert_eq!(get(metrics, "/healthz").await.unwrap().status, 200);
+    let status = w.wait_exit(Duration::from_secs(30)).unwrap();
     assert!(status.success(), "{status}");
     assert!(w.log().contains("\"stopped\""), "{}", w.log());
 }
