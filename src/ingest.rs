@@ -92,29 +92,31 @@ impl Pipeline {
             ..Default::default()
         };
         let admitted = self.admit(events, rules, &mut outcome);
-        let mut pending: Vec<(Event, Pending)> = Vec::with_capacity(admitted.len());
+        let mut pending: Vec<(Identity, Pending)> = Vec::with_capacity(admitted.len());
         let mut unsent = admitted.into_iter();
         for event in unsent.by_ref() {
+            // The queue takes the event; only its identity is kept for the bookkeeping.
+            let identity = Identity::of(&event);
             let submitted = match delivery {
-                Delivery::Refuse => queue.try_submit(event.clone()),
-                Delivery::Wait => queue.submit(event.clone()).await,
+                Delivery::Refuse => queue.try_submit(event),
+                Delivery::Wait => queue.submit(event).await,
             };
             match submitted {
-                Ok(p) => pending.push((event, p)),
+                Ok(p) => pending.push((identity, p)),
                 Err(_) => {
                     outcome.queue_full = true;
-                    self.forget(&event);
+                    self.forget(&identity);
                     outcome.retry += 1;
                     break;
                 }
             }
         }
         for event in unsent {
-            self.forget(&event);
+            self.forget(&Identity::of(&event));
             outcome.retry += 1;
         }
-        for (event, p) in pending {
-            self.settle(event, p, &mut outcome).await;
+        for (identity, p) in pending {
+            self.settle(identity, p, &mut outcome).await;
         }
         outcome
     }
@@ -150,7 +152,7 @@ impl Pipeline {
         admitted
     }
 
-    async fn settle(&self, event: Event, pending: Pending, outcome: &mut Outcome) {
+    async fn settle(&self, event: Identity, pending: Pending, outcome: &mut Outcome) {
         let Ok(result) = pending.await else {
             // The queue's worker went away (shutdown): the sender must retry.
             self.forget(&event);
@@ -190,7 +192,7 @@ impl Pipeline {
     }
 
     /// Gives back the cap reservation of an event that created nothing.
-    fn release(&self, event: &Event) {
+    fn release(&self, event: &Identity) {
         if let Some(cap) = &self.cap {
             cap.release(&event.source);
         }
@@ -198,11 +200,26 @@ impl Pipeline {
 
     /// Undoes admission for an event that was not written: forgets it in the dedup window
     /// (so a retry goes through) and gives back its cap reservation.
-    fn forget(&self, event: &Event) {
+    fn forget(&self, event: &Identity) {
         self.release(event);
         self.admission
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .forget(event);
+            .forget_identity(&event.source, &event.fingerprint);
+    }
+}
+
+/// What the bookkeeping after a write needs of an event.
+struct Identity {
+    source: String,
+    fingerprint: String,
+}
+
+impl Identity {
+    fn of(event: &Event) -> Self {
+        Self {
+            source: event.source.clone(),
+            fingerprint: event.fingerprint.clone(),
+        }
     }
 }
