@@ -597,3 +597,56 @@ async fn the_allowlist_applies_over_tls() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn a_rewritten_client_ca_is_used_for_new_connections() {
+    let server_pki = Pki::new("server CA");
+    let dir = scratch("client-ca-rotation");
+    let (cert, key) = write_leaf(&dir, &server_pki.leaf(ExtendedKeyUsagePurpose::ServerAuth));
+    let (old_ca, new_ca) = (Pki::new("old client CA"), Pki::new("new client CA"));
+    let ca_file = dir.join("ca.crt");
+    std::fs::write(&ca_file, old_ca.ca.pem()).unwrap();
+    let running = start(
+        &[
+            "--webhook-tls-cert-file",
+            cert.to_str().unwrap(),
+            "--webhook-tls-key-file",
+            key.to_str().unwrap(),
+            "--webhook-tls-client-ca-file",
+            ca_file.to_str().unwrap(),
+        ],
+        Arc::new(Recorder::default()),
+    )
+    .await;
+    let new_client = new_ca.leaf(ExtendedKeyUsagePurpose::ClientAuth);
+    let accepted = |result: std::io::Result<(CertificateDer<'static>, String)>| matches!(result, Ok((_, response)) if response.starts_with("HTTP/1.1 200"));
+    let before = tls_request(
+        running.webhook,
+        client_config(server_pki.ca_der(), Some(&new_client)),
+        &falco_request(None),
+    )
+    .await;
+    assert!(!accepted(before), "the new CA is not trusted yet");
+
+    std::fs::write(&ca_file, new_ca.ca.pem()).unwrap();
+    eventually("the rewritten client CA", async || {
+        accepted(
+            tls_request(
+                running.webhook,
+                client_config(server_pki.ca_der(), Some(&new_client)),
+                &falco_request(None),
+            )
+            .await,
+        )
+    })
+    .await;
+    let old_client = old_ca.leaf(ExtendedKeyUsagePurpose::ClientAuth);
+    let after = tls_request(
+        running.webhook,
+        client_config(server_pki.ca_der(), Some(&old_client)),
+        &falco_request(None),
+    )
+    .await;
+    assert!(!accepted(after), "the old CA is no longer trusted");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,14 +1,20 @@
 //! The HTTPS server configuration: a serving certificate re-read when its files change, and
-//! with a client CA, client certificates required and verified (mTLS).
+//! with a client CA (also re-read when it changes), client certificates required and verified
+//! (mTLS).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::UnixTime;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::{
+    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
+};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -48,7 +54,9 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
         .with_safe_default_protocol_versions()
         .map_err(TlsError::Config)?;
     let builder = match &files.client_ca_file {
-        Some(ca) => builder.with_client_cert_verifier(client_verifier(ca, provider)?),
+        Some(ca) => {
+            builder.with_client_cert_verifier(Arc::new(ReloadingClientCa::load(ca, provider)?))
+        }
         None => builder.with_no_client_auth(),
     };
     let mut config = builder.with_cert_resolver(resolver);
@@ -59,7 +67,7 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
 fn client_verifier(
     path: &Path,
     provider: Arc<CryptoProvider>,
-) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsError> {
+) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
     let ca_problem = |problem: String| TlsError::ClientCa {
         path: path.to_path_buf(),
         problem,
@@ -141,6 +149,107 @@ impl ResolvesServerCert for ReloadingCert {
             self.refresh(&mut state);
         }
         Some(state.current.clone())
+    }
+}
+
+/// Verifies client certificates against the CA bundle in its file, re-read (at most once per
+/// [`RECHECK`]) when it changes; an unreadable or invalid new bundle keeps the previous one.
+/// It sends no CA names in its certificate request (the bundle can change between handshakes);
+/// clients offer the certificate they have.
+#[derive(Debug)]
+struct ReloadingClientCa {
+    path: PathBuf,
+    provider: Arc<CryptoProvider>,
+    state: Mutex<CaState>,
+}
+
+#[derive(Debug)]
+struct CaState {
+    checked: Instant,
+    stamp: Stamp,
+    current: Arc<dyn ClientCertVerifier>,
+}
+
+impl ReloadingClientCa {
+    fn load(path: &Path, provider: Arc<CryptoProvider>) -> Result<Self, TlsError> {
+        let stamp = stamp(path).map_err(|source| TlsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let current = client_verifier(path, provider.clone())?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            provider,
+            state: Mutex::new(CaState {
+                checked: Instant::now(),
+                stamp,
+                current,
+            }),
+        })
+    }
+
+    fn current(&self) -> Arc<dyn ClientCertVerifier> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.checked.elapsed() >= RECHECK {
+            state.checked = Instant::now();
+            match stamp(&self.path) {
+                Ok(stamp) if stamp != state.stamp => {
+                    match client_verifier(&self.path, self.provider.clone()) {
+                        Ok(verifier) => {
+                            tracing::info!(ca = %self.path.display(), "client CA reloaded");
+                            state.stamp = stamp;
+                            state.current = verifier;
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "cannot reload the client CA; keeping the current one");
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(ca = %self.path.display(), error = %err, "cannot read the client CA; keeping the current one");
+                }
+            }
+        }
+        state.current.clone()
+    }
+}
+
+impl ClientCertVerifier for ReloadingClientCa {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.current()
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.current().supported_verify_schemes()
     }
 }
 
