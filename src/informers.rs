@@ -19,6 +19,7 @@ use kube::runtime::watcher::{self, Event as WatchEvent};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::event::Event;
 use crate::ingest::{Delivery, Pipeline};
@@ -138,15 +139,26 @@ async fn watch<R: FindingReport>(context: &Context) {
     while let Some(event) = events.next().await {
         match event {
             Ok(WatchEvent::Apply(report) | WatchEvent::InitApply(report)) => {
-                apply(context, &report).await;
+                apply(context, &report).instrument(root_span(&report)).await;
             }
             Ok(WatchEvent::Delete(report)) => {
-                resolve(context, &report, &BTreeSet::new()).await;
+                resolve(context, &report, &BTreeSet::new())
+                    .instrument(root_span(&report))
+                    .await;
             }
             Ok(WatchEvent::Init | WatchEvent::InitDone) => {}
             Err(err) => tracing::warn!(kind = %R::kind(&()), error = %err, "report watch error"),
         }
     }
+}
+
+/// A root span per watched report event (informer events have no upstream trace).
+fn root_span<R: FindingReport>(report: &R) -> tracing::Span {
+    crate::spans::informer(
+        &R::kind(&()),
+        &report.uid().unwrap_or_default(),
+        &report.resource_version().unwrap_or_default(),
+    )
 }
 
 async fn apply<R: FindingReport>(context: &Context, report: &R) {

@@ -5,10 +5,13 @@
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
+use tracing::Span;
+
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::pipeline::filter::FilterConfig;
 use crate::pipeline::{Admission, IngesterRules, Verdict};
+use crate::spans;
 use crate::writer::queue::Pending;
 use crate::writer::{SourceCap, WriteQueue, Written};
 
@@ -94,12 +97,13 @@ impl Pipeline {
         let admitted = self.admit(events, rules, &mut outcome);
         let mut pending: Vec<(Identity, Pending)> = Vec::with_capacity(admitted.len());
         let mut unsent = admitted.into_iter();
-        for event in unsent.by_ref() {
-            // The queue takes the event; only its identity is kept for the bookkeeping.
+        for (event, span) in unsent.by_ref() {
+            // The queue takes the event (and its span, for the write's span); only its identity
+            // is kept here for the bookkeeping.
             let identity = Identity::of(&event);
             let submitted = match delivery {
-                Delivery::Refuse => queue.try_submit(event),
-                Delivery::Wait => queue.submit(event).await,
+                Delivery::Refuse => queue.try_submit_in(event, span),
+                Delivery::Wait => queue.submit_in(event, span).await,
             };
             match submitted {
                 Ok(p) => pending.push((identity, p)),
@@ -111,7 +115,7 @@ impl Pipeline {
                 }
             }
         }
-        for event in unsent {
+        for (event, _) in unsent {
             self.forget(&Identity::of(&event));
             outcome.retry += 1;
         }
@@ -126,7 +130,7 @@ impl Pipeline {
         events: Vec<Event>,
         rules: Option<&IngesterRules>,
         outcome: &mut Outcome,
-    ) -> Vec<Event> {
+    ) -> Vec<(Event, Span)> {
         let filter = self.filter();
         let now = Instant::now();
         let mut admission = self
@@ -135,16 +139,30 @@ impl Pipeline {
             .unwrap_or_else(PoisonError::into_inner);
         let mut admitted = Vec::with_capacity(events.len());
         for event in events {
+            let ingester = event
+                .ingester
+                .as_ref()
+                .map(|i| format!("{}/{}", i.namespace, i.name));
+            let span = spans::event(&event.source, &event.fingerprint, ingester.as_deref());
+            let _entered = span.enter();
             self.metrics.received(&event.source);
-            let verdict = admission.admit(&filter, &event, rules, now);
+            let verdict = admit_one(&mut admission, &filter, &event, rules, now);
             self.metrics.verdict(&event.source, &verdict);
             match verdict {
                 Verdict::Write if self.cap.as_ref().is_some_and(|c| !c.reserve(&event.source)) => {
                     admission.forget(&event);
                     self.metrics.filtered(&event.source, "cap", "global");
+                    tracing::debug!(
+                        zen.decision = "filtered",
+                        zen.reason = "cap",
+                        "event dropped"
+                    );
                     outcome.filtered += 1;
                 }
-                Verdict::Write => admitted.push(event),
+                Verdict::Write => {
+                    drop(_entered);
+                    admitted.push((event, span));
+                }
                 Verdict::Filtered { .. } => outcome.filtered += 1,
                 Verdict::Duplicate => outcome.duplicates += 1,
             }
@@ -207,6 +225,48 @@ impl Pipeline {
             .unwrap_or_else(PoisonError::into_inner)
             .forget_identity(&event.source, &event.fingerprint);
     }
+}
+
+/// Filter then dedup, each in its own span under the event's.
+fn admit_one(
+    admission: &mut Admission,
+    filter: &FilterConfig,
+    event: &Event,
+    rules: Option<&IngesterRules>,
+    now: Instant,
+) -> Verdict {
+    let verdict = tracing::debug_span!(
+        "filter",
+        zen.decision = tracing::field::Empty,
+        zen.reason = tracing::field::Empty
+    )
+    .in_scope(|| {
+        let verdict = Admission::filter(filter, event, rules);
+        let span = Span::current();
+        match verdict {
+            Verdict::Filtered { reason, by } => {
+                span.record("zen.decision", "drop");
+                span.record("zen.reason", format!("{}:{}", by.as_str(), reason.as_str()));
+            }
+            _ => {
+                span.record("zen.decision", "keep");
+            }
+        }
+        verdict
+    });
+    if verdict != Verdict::Write {
+        return verdict;
+    }
+    tracing::debug_span!("dedup", zen.decision = tracing::field::Empty).in_scope(|| {
+        let verdict = admission.deduplicate(event, rules, now);
+        let decision = if verdict == Verdict::Duplicate {
+            "duplicate"
+        } else {
+            "new"
+        };
+        Span::current().record("zen.decision", decision);
+        verdict
+    })
 }
 
 /// What the bookkeeping after a write needs of an event.

@@ -15,5 +15,6 @@ pub mod pipeline;
 pub mod server;
 pub mod shutdown;
 pub mod sources;
+pub mod spans;
 pub mod telemetry;
 pub mod writer;

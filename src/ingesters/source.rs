@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::time::Duration;
+use tracing::Instrument;
 
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
@@ -248,9 +249,13 @@ impl Source {
         while let Some(event) = events.next().await {
             match event {
                 Ok(WatchEvent::Apply(object) | WatchEvent::InitApply(object)) => {
-                    self.apply(&object, resource).await;
+                    let span = root_span(&object, resource);
+                    self.apply(&object, resource).instrument(span).await;
                 }
-                Ok(WatchEvent::Delete(object)) => self.resolve(&object).await,
+                Ok(WatchEvent::Delete(object)) => {
+                    let span = root_span(&object, resource);
+                    self.resolve(&object).instrument(span).await;
+                }
                 Ok(WatchEvent::InitDone) => self.report(Readiness::active(
                     Reason::Watching,
                     watching_message(&self.plan),
@@ -354,4 +359,13 @@ async fn discover(client: &Client, gvr: &Gvr) -> Result<Discovered, kube::Error>
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(Discovered::NotServed),
         Err(err) => Err(err),
     }
+}
+
+/// A root span per watched object event (informer events have no upstream trace).
+fn root_span(object: &DynamicObject, resource: &ApiResource) -> tracing::Span {
+    crate::spans::informer(
+        &resource.kind,
+        &object.uid().unwrap_or_default(),
+        &object.resource_version().unwrap_or_default(),
+    )
 }

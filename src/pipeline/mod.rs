@@ -56,11 +56,27 @@ impl Admission {
         rules: Option<&IngesterRules>,
         now: Instant,
     ) -> Verdict {
-        if let Decision::Drop { reason, by } =
-            filter.decide(event, rules.and_then(|r| r.filter.as_ref()))
-        {
-            return Verdict::Filtered { reason, by };
+        match Self::filter(filter, event, rules) {
+            Verdict::Write => self.deduplicate(event, rules, now),
+            dropped => dropped,
         }
+    }
+
+    /// The filter step alone: `Write` (kept) or `Filtered`.
+    pub fn filter(filter: &FilterConfig, event: &Event, rules: Option<&IngesterRules>) -> Verdict {
+        match filter.decide(event, rules.and_then(|r| r.filter.as_ref())) {
+            Decision::Drop { reason, by } => Verdict::Filtered { reason, by },
+            Decision::Keep => Verdict::Write,
+        }
+    }
+
+    /// The dedup step alone (for an event the filter kept): `Write` or `Duplicate`.
+    pub fn deduplicate(
+        &mut self,
+        event: &Event,
+        rules: Option<&IngesterRules>,
+        now: Instant,
+    ) -> Verdict {
         let window = match rules {
             Some(r) if !r.dedup_enabled => Duration::ZERO,
             Some(r) => r.dedup_window.unwrap_or(self.default_window),

@@ -20,8 +20,11 @@ use super::auth::Denial;
 use super::conn::ConnInfo;
 use super::reply;
 use super::routes::{IngesterAuth, IngesterRoute};
+use tracing::Instrument;
+
 use crate::ingest::Outcome;
 use crate::sources::{SourceError, audit, falco};
+use crate::spans;
 
 pub const FALCO_PATH: &str = "/falco/webhook";
 pub const AUDIT_PATH: &str = "/audit/webhook";
@@ -124,10 +127,16 @@ where
     let probe = request.method == Method::GET || request.method == Method::HEAD;
     match endpoint {
         Endpoint::Webhook(hook) => {
-            let response = webhook(state, &hook, &request, body).await;
-            state
-                .requests
-                .count(&request.path, response.status().as_u16());
+            let span = spans::webhook(&request.path, &request.headers);
+            let response = webhook(state, &hook, &request, body)
+                .instrument(span.clone())
+                .await;
+            let code = response.status().as_u16();
+            span.record("http.response.status_code", code);
+            if code >= 500 {
+                spans::record_error(&span, "the request's events were not all written");
+            }
+            state.requests.count(&request.path, code);
             response
         }
         _ if !probe => reply::method_not_allowed("GET, HEAD"),
@@ -170,13 +179,16 @@ where
         Ok(body) => body,
         Err(response) => return response,
     };
-    let parsed = match parse(state, hook, &body) {
+    let normalise = tracing::debug_span!("normalise", zen.events = tracing::field::Empty);
+    let parsed = match normalise.in_scope(|| parse(state, hook, &body)) {
         Ok(parsed) => parsed,
         Err(err) => {
             tracing::debug!(path = %request.path, error = %err, "webhook payload refused");
+            spans::record_error(&normalise, &err.to_string());
             return reply::error(StatusCode::BAD_REQUEST, err);
         }
     };
+    normalise.record("zen.events", parsed.events.len());
     let rules = match hook {
         Webhook::Ingester(route) => Some(&route.rules),
         _ => None,

@@ -14,6 +14,9 @@ use super::observation::{ORIGIN_UID_LABEL, ObservationSettings, build, whole_sec
 use crate::crd::Observation;
 use crate::event::{Event, EventKind};
 
+/// The trace that created an Observation (when tracing is on), to find it in a tracing UI.
+pub const TRACE_ID_ANNOTATION: &str = "zen.kube-zen.io/trace-id";
+
 /// What a successful write did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Written {
@@ -136,7 +139,15 @@ impl Writer {
 
     async fn write_once(&self, event: &Event) -> Result<Written, WriteError> {
         let mut observation = build(event, &self.settings);
+        if let Some(trace_id) = crate::spans::current_trace_id() {
+            observation
+                .annotations_mut()
+                .insert(TRACE_ID_ANNOTATION.to_string(), trace_id);
+        }
         let namespace = observation.namespace().unwrap_or_default();
+        let span = tracing::Span::current();
+        span.record("k8s.namespace.name", namespace.as_str());
+        span.record("zen.observation", observation.name_any().as_str());
         match self.create_or_update(event, &observation, &namespace).await {
             // The event's namespace is gone (or never existed): keep the event, in ours.
             Err(WriteError::Permanent {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tracing::{Instrument, Span};
 
 use super::apiserver::{WriteError, Writer, Written};
 use crate::event::Event;
@@ -15,6 +16,8 @@ type Reply = oneshot::Sender<Result<Written, WriteError>>;
 struct Job {
     event: Event,
     reply: Reply,
+    /// The event's span: the write's span is its child, across the queue.
+    span: Span,
 }
 
 /// The queue is full: the caller should answer 429/503 with `Retry-After`.
@@ -52,18 +55,28 @@ impl WriteQueue {
 
     /// Queues `event` if there is room (webhooks).
     pub fn try_submit(&self, event: Event) -> Result<Pending, QueueFull> {
+        self.try_submit_in(event, Span::current())
+    }
+
+    /// [`WriteQueue::try_submit`], the write's span a child of `span`.
+    pub fn try_submit_in(&self, event: Event, span: Span) -> Result<Pending, QueueFull> {
         let (reply, pending) = oneshot::channel();
         self.tx
-            .try_send(Job { event, reply })
+            .try_send(Job { event, reply, span })
             .map(|()| pending)
             .map_err(|_| QueueFull)
     }
 
     /// Queues `event`, waiting for room (informers: backpressure instead of loss).
     pub async fn submit(&self, event: Event) -> Result<Pending, QueueFull> {
+        self.submit_in(event, Span::current()).await
+    }
+
+    /// [`WriteQueue::submit`], the write's span a child of `span`.
+    pub async fn submit_in(&self, event: Event, span: Span) -> Result<Pending, QueueFull> {
         let (reply, pending) = oneshot::channel();
         self.tx
-            .send(Job { event, reply })
+            .send(Job { event, reply, span })
             .await
             .map(|()| pending)
             .map_err(|_| QueueFull)
@@ -75,6 +88,29 @@ impl WriteQueue {
     }
 }
 
+fn record_write(result: &Result<Written, WriteError>) {
+    let span = Span::current();
+    match result {
+        Ok(written) => {
+            span.record("zen.outcome", written.as_str());
+            if let Written::Recurred { occurrences } = written {
+                span.record("zen.occurrences", occurrences);
+            }
+        }
+        Err(err) => {
+            span.record(
+                "zen.outcome",
+                if err.is_transient() {
+                    "transient_error"
+                } else {
+                    "permanent_error"
+                },
+            );
+            crate::spans::record_error(&span, &err.to_string());
+        }
+    }
+}
+
 async fn dispatch(writer: Arc<Writer>, mut rx: mpsc::Receiver<Job>, concurrency: usize) {
     let permits = Arc::new(Semaphore::new(concurrency));
     while let Some(job) = rx.recv().await {
@@ -82,11 +118,24 @@ async fn dispatch(writer: Arc<Writer>, mut rx: mpsc::Receiver<Job>, concurrency:
             break;
         };
         let writer = writer.clone();
-        tokio::spawn(async move {
-            let result = writer.write(&job.event).await;
-            // The submitter may have given up (client disconnected); the write still happened.
-            let _ = job.reply.send(result);
-            drop(permit);
-        });
+        let span = tracing::debug_span!(
+            parent: &job.span,
+            "write",
+            k8s.namespace.name = tracing::field::Empty,
+            zen.observation = tracing::field::Empty,
+            zen.outcome = tracing::field::Empty,
+            zen.occurrences = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        tokio::spawn(
+            async move {
+                let result = writer.write(&job.event).await;
+                record_write(&result);
+                // The submitter may have given up (client disconnected); the write still happened.
+                let _ = job.reply.send(result);
+                drop(permit);
+            }
+            .instrument(span),
+        );
     }
 }
