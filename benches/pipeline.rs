@@ -1,0 +1,107 @@
+//! Pipeline micro-benchmarks: normalise + filter + dedup per event (with a full 10k-entry
+//! dedup cache), and the same with the event's spans exported through OpenTelemetry
+//! (sampler always_on) against tracing off, side by side. Run: `cargo bench --bench pipeline`.
+
+use std::hint::black_box;
+use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use tracing_subscriber::layer::SubscriberExt;
+use zen_watcher::pipeline::filter::FilterConfig;
+use zen_watcher::pipeline::{Admission, Verdict};
+use zen_watcher::sources::falco;
+
+const ALERT: &str = r#"{"rule":"Terminal shell in container","priority":"Critical","time":"2026-11-26T10:00:00Z",
+ "output":"A shell was spawned","output_fields":{"k8s.ns.name":"shop","k8s.pod.name":"web-1","container.name":"web"}}"#;
+
+/// A cache already holding 10k other fingerprints, as in steady state.
+fn full_admission() -> Admission {
+    let mut admission = Admission::new(
+        NonZeroUsize::new(10_000).unwrap(),
+        Duration::from_secs(3600),
+    );
+    let filter = FilterConfig::default();
+    let now = Instant::now();
+    for i in 0..10_000 {
+        let body = ALERT.replace("web-1", &format!("web-{i}"));
+        let event = falco::parse(body.as_bytes(), "2026-11-26T10:00:00Z".parse().unwrap())
+            .unwrap()
+            .remove(0);
+        admission.admit(&filter, &event, None, now);
+    }
+    admission
+}
+
+fn normalise_filter_dedup(admission: &mut Admission, filter: &FilterConfig) -> Verdict {
+    let event = falco::parse(ALERT.as_bytes(), "2026-11-26T10:00:00Z".parse().unwrap())
+        .unwrap()
+        .remove(0);
+    let span = zen_watcher::spans::event(&event.source, &event.fingerprint, None);
+    let _entered = span.enter();
+    admission.admit(filter, black_box(&event), None, Instant::now())
+}
+
+fn pipeline(c: &mut Criterion) {
+    let filter = FilterConfig::default();
+    let mut group = c.benchmark_group("normalise+filter+dedup");
+    let mut admission = full_admission();
+    group.bench_function("tracing off", |b| {
+        b.iter(|| normalise_filter_dedup(&mut admission, &filter))
+    });
+
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+    let mut admission = full_admission();
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("tracing on (always_on)", |b| {
+            b.iter(|| {
+                let verdict = normalise_filter_dedup(&mut admission, &filter);
+                exporter.reset();
+                verdict
+            })
+        });
+    });
+    group.finish();
+}
+
+fn expression(c: &mut Criterion) {
+    let expr = zen_watcher::pipeline::expr::Expression::parse(
+        r#"severity >= "high" AND namespace NOT IN [kube-system, kube-public] AND details.output_fields.k8s.pod.name STARTS_WITH "web""#,
+    )
+    .unwrap();
+    let event = falco::parse(ALERT.as_bytes(), "2026-11-26T10:00:00Z".parse().unwrap())
+        .unwrap()
+        .remove(0);
+    c.bench_function("expression evaluation", |b| {
+        b.iter(|| expr.matches(black_box(&event)))
+    });
+}
+
+fn fingerprinting(c: &mut Criterion) {
+    c.bench_function("falco parse + fingerprint", |b| {
+        b.iter(|| {
+            falco::parse(
+                black_box(ALERT.as_bytes()),
+                "2026-11-26T10:00:00Z".parse().unwrap(),
+            )
+        })
+    });
+    c.bench_function("observation name (sha256)", |b| {
+        b.iter(|| {
+            zen_watcher::writer::observation_name(
+                "falco",
+                black_box("[\"falco\",\"Terminal shell\",\"shop\",\"web-1\",\"web\"]"),
+            )
+        })
+    });
+}
+
+criterion_group!(benches, pipeline, expression, fingerprinting);
+criterion_main!(benches);
