@@ -11,6 +11,8 @@ scripts/install-tools.sh >/dev/null
 export PATH=$root/.tools/bin:$PATH
 ZEN_CONTROLPLANE_BIN=$(scripts/build-controlplane.sh | tail -n 1)
 export ZEN_CONTROLPLANE_BIN
+ZEN_OTELCOL_BIN=$(scripts/build-otelcol.sh | tail -n 1)
+export ZEN_OTELCOL_BIN
 
 started=0
 if [ -f "$run/controlplane.pid" ] && kill -0 "$(cat "$run/controlplane.pid")" 2>/dev/null; then

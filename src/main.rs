@@ -43,7 +43,8 @@ fn config_printing_requested() -> bool {
 #[tokio::main]
 async fn run(config: Config) -> anyhow::Result<()> {
     let signals = shutdown::Signals::install()?;
-    telemetry::init_logging(&config.log_level, config.log_format)?;
+    // Flushes the last spans when `run` returns.
+    let _telemetry = telemetry::init(&config.log_level, config.log_format)?;
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }

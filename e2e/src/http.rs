@@ -22,12 +22,26 @@ pub async fn request(
     body: Option<&[u8]>,
     token: Option<&str>,
 ) -> anyhow::Result<Reply> {
+    let headers: Vec<(&str, String)> = token
+        .map(|t| vec![("authorization", format!("Bearer {t}"))])
+        .unwrap_or_default();
+    request_with_headers(addr, method, path, body, &headers).await
+}
+
+/// [`request`] with arbitrary headers.
+pub async fn request_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, String)],
+) -> anyhow::Result<Reply> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut builder = hyper::Request::builder()
         .method(method)
         .uri(format!("http://{addr}{path}"));
-    if let Some(token) = token {
-        builder = builder.header("authorization", format!("Bearer {token}"));
+    for (name, value) in headers {
+        builder = builder.header(*name, value);
     }
     if body.is_some() {
         builder = builder.header("content-type", "application/json");

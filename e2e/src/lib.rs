@@ -10,6 +10,7 @@ pub mod controlplane;
 pub mod crds;
 pub mod http;
 pub mod namespace;
+pub mod otelcol;
 pub mod tokens;
 pub mod wait;
 pub mod watcher;

@@ -344,6 +344,122 @@ fn values_reach_the_environment_and_volumes() {
     );
 }
 
+#[test]
+fn tracing_values_set_the_otel_environment() {
+    const OTEL: [&str; 5] = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_SERVICE_NAME",
+    ];
+    // Off by default: no OTEL_* variable, so the watcher runs no exporter.
+    let docs = render(&["--set", "webhook.existingSecret=x"]);
+    for name in OTEL {
+        assert!(env(&docs, name).is_none(), "{name} is set by default");
+    }
+
+    let docs = render(&[
+        "--set",
+        "webhook.existingSecret=x",
+        "--set",
+        "tracing.enabled=true",
+        "--set",
+        "tracing.endpoint=http://otel-collector.observability:4317",
+    ]);
+    for (name, value) in [
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://otel-collector.observability:4317",
+        ),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_TRACES_SAMPLER", "parentbased_always_on"),
+        ("OTEL_SERVICE_NAME", "zen-watcher"),
+    ] {
+        assert_eq!(env_value(&docs, name).as_deref(), Some(value), "{name}");
+    }
+    assert!(env(&docs, "OTEL_TRACES_SAMPLER_ARG").is_none());
+
+    // The service name is the release's full name; a ratio of 0 is kept (not taken as unset).
+    let docs = render(&[
+        "--set",
+        "webhook.existingSecret=x",
+        "--set",
+        "fullnameOverride=zw-prod",
+        "--set",
+        "tracing.enabled=true",
+        "--set",
+        "tracing.endpoint=http://collector:4318",
+        "--set",
+        "tracing.protocol=http/protobuf",
+        "--set",
+        "tracing.sampler=parentbased_traceidratio",
+        "--set",
+        "tracing.samplerArg=0",
+    ]);
+    for (name, value) in [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0"),
+        ("OTEL_SERVICE_NAME", "zw-prod"),
+    ] {
+        assert_eq!(env_value(&docs, name).as_deref(), Some(value), "{name}");
+    }
+    let docs = render(&[
+        "--set",
+        "webhook.existingSecret=x",
+        "--set",
+        "tracing.enabled=true",
+        "--set",
+        "tracing.endpoint=http://c:4317",
+        "--set",
+        "tracing.samplerArg=0.25",
+    ]);
+    assert_eq!(
+        env_value(&docs, "OTEL_TRACES_SAMPLER_ARG").as_deref(),
+        Some("0.25")
+    );
+
+    // Enabled without an endpoint, or with an unknown protocol or sampler: refused.
+    for (extra, message) in [
+        (
+            vec![],
+            "tracing.enabled is true but tracing.endpoint is empty",
+        ),
+        (
+            vec![
+                "--set",
+                "tracing.endpoint=http://c:4318",
+                "--set",
+                "tracing.protocol=http/json",
+            ],
+            "tracing.protocol is \"http/json\": use grpc or http/protobuf",
+        ),
+        (
+            vec![
+                "--set",
+                "tracing.endpoint=http://c:4317",
+                "--set",
+                "tracing.sampler=ratio",
+            ],
+            "tracing.sampler is \"ratio\"",
+        ),
+    ] {
+        let mut args = vec![
+            "--set",
+            "webhook.existingSecret=x",
+            "--set",
+            "tracing.enabled=true",
+        ];
+        args.extend(extra);
+        let out = template(&args);
+        assert!(!out.status.success(), "rendered {args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{stderr}");
+    }
+}
+
 /// Whether the chart's ServiceAccount may `verb` the resource, as the apiserver's authorizer
 /// answers (works whether or not the resource's CRD exists).
 async fn allowed(
