@@ -11,7 +11,7 @@ TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(PATH)
 CHART := charts/zen-watcher
 
-.PHONY: build test lint fmt fmt-check clippy clippy-fuzz actionlint unit crds crds-check readme \
+.PHONY: build test lint fmt fmt-check clippy clippy-fuzz actionlint hadolint unit crds crds-check readme \
         tools cluster-up cluster-down e2e fuzz demo demo-down
 
 build: ## Build the workspace (debug)
@@ -19,7 +19,7 @@ build: ## Build the workspace (debug)
 
 test: lint unit crds-check e2e ## Everything CI checks
 
-lint: fmt-check clippy clippy-fuzz actionlint ## Formatting, clippy on every target (fuzz too), workflow lint
+lint: fmt-check clippy clippy-fuzz actionlint hadolint ## Formatting, clippy on every target (fuzz too), workflow and Dockerfile lint
 
 fmt: ## Format the code
 	cargo fmt --all
@@ -35,6 +35,10 @@ clippy:
 # The fuzz crate is its own workspace (cargo-fuzz's layout): type-checked here, run by `make fuzz`.
 clippy-fuzz:
 	cd fuzz && CARGO_TARGET_DIR=$(HOME)/.cache/zen-watcher/fuzz-target cargo clippy --all-targets --locked -- -D warnings
+
+hadolint:
+	scripts/install-hadolint.sh
+	$(TOOLS_BIN)/hadolint Dockerfile
 
 actionlint:
 	scripts/install-actionlint.sh

@@ -94,6 +94,68 @@ impl Release {
         })
     }
 
+    /// `helm upgrade zen-watcher <chart> -n <namespace> --reuse-values <values...>` (no
+    /// `--wait`), then the upgraded release: the Deployment and its Secret values read again
+    /// (so [`Release::env`] renders the new pods). `--reuse-values` is explicit: the values
+    /// given at install (or earlier upgrades) stay, `values` only override. The ServiceAccount
+    /// kubeconfig is reused when the Deployment still names the same ServiceAccount, else a
+    /// token of the new one is minted.
+    pub async fn upgrade(
+        &self,
+        client: &Client,
+        admin_kubeconfig: &Path,
+        values: &[&str],
+    ) -> anyhow::Result<Self> {
+        let chart = chart_dir().display().to_string();
+        let mut args = vec![
+            "upgrade",
+            "zen-watcher",
+            &chart,
+            "-n",
+            &self.namespace,
+            "--reuse-values",
+        ];
+        args.extend_from_slice(values);
+        helm(admin_kubeconfig, &args)?;
+        let deployment: Deployment = Api::namespaced(client.clone(), &self.namespace)
+            .get("zen-watcher")
+            .await
+            .context("the chart's Deployment after the upgrade")?;
+        let service_account = |d: &Deployment| {
+            d.spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref())
+                .and_then(|s| s.service_account_name.clone())
+        };
+        let kubeconfig = match service_account(&deployment) {
+            None => anyhow::bail!("the upgraded Deployment names no ServiceAccount"),
+            Some(sa) if Some(&sa) == service_account(&self.deployment).as_ref() => {
+                self.kubeconfig.clone()
+            }
+            Some(sa) => {
+                let token = mint_token(client, &self.namespace, &sa).await?;
+                kubeconfig_for_token(
+                    admin_kubeconfig,
+                    &token,
+                    &admin_kubeconfig.with_file_name("sa-kubeconfigs"),
+                    &format!("{}-{sa}.yaml", self.namespace),
+                )?
+            }
+        };
+        let secrets = secret_values(client, &self.namespace, &deployment).await?;
+        Ok(Self {
+            namespace: self.namespace.clone(),
+            kubeconfig,
+            deployment,
+            secrets,
+        })
+    }
+
+    /// The rendered Deployment (as last installed or upgraded).
+    pub fn deployment(&self) -> &Deployment {
+        &self.deployment
+    }
+
     /// The container env of the rendered Deployment for pod `pod_name`, with `overrides`
     /// replacing or adding variables (e.g. `WATCHER_PORT=0`: local processes share one host).
     pub fn env(

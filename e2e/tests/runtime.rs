@@ -257,10 +257,9 @@ async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
     for (i, (_, metrics)) in addresses.iter().enumerate() {
         let text = get(*metrics, "/metrics").await.unwrap().body;
         let expected = if format!("zen-{i}") == leader { 1 } else { 0 };
-        assert!(
-            text.contains(&format!("zen_watcher_leader {expected}")),
-            "zen-{i}: {text}"
-        );
+        // The sample line itself (the HELP text also starts with the metric's name).
+        let sample = format!("zen_watcher_leader {expected}");
+        assert!(text.lines().any(|l| l == sample), "zen-{i}: {text}");
     }
 
     // Every replica serves webhooks; the same alert on all three is one Observation seen 3 times.
