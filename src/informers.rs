@@ -48,7 +48,7 @@ where
     }
 }
 
-impl<K: trivy::VulnReportKind + Send + Sync + 'static> FindingReport for trivy::VulnReport<K>
+impl<K: trivy::ReportKind + Send + Sync + 'static> FindingReport for trivy::VulnReport<K>
 where
     trivy::VulnReport<K>: Resource<DynamicType = ()>,
 {

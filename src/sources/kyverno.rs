@@ -4,7 +4,6 @@
 //!
 //! The types deserialise only the fields read here; everything else in a report is skipped.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
@@ -12,26 +11,16 @@ use std::marker::PhantomData;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
-use kube::Resource;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+pub use super::ReportKind;
 use super::fingerprint;
 use crate::crd::{Category, ResourceRef, Severity};
 use crate::event::{Event, EventKind, Facts, Origin};
 
 /// `spec.source` of every event from a policy report.
 pub const SOURCE: &str = "kyverno";
-
-/// The static identity of one of the four report kinds; [`Report`] is generic over it.
-pub trait ReportKind {
-    const GROUP: &'static str;
-    const VERSION: &'static str;
-    const KIND: &'static str;
-    const PLURAL: &'static str;
-    /// [`NamespaceResourceScope`] or [`ClusterResourceScope`].
-    type Scope;
-}
 
 macro_rules! report_kind {
     ($(#[$doc:meta])* $marker:ident => $alias:ident, $group:literal, $version:literal,
@@ -130,34 +119,7 @@ impl<K: ReportKind> fmt::Debug for Report<K> {
     }
 }
 
-impl<K: ReportKind> Resource for Report<K> {
-    type DynamicType = ();
-    type Scope = K::Scope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::KIND)
-    }
-
-    fn group(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::GROUP)
-    }
-
-    fn version(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::VERSION)
-    }
-
-    fn plural(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::PLURAL)
-    }
-
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+super::report_resource!(Report);
 
 /// The part of a `corev1.ObjectReference` read here.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -397,6 +359,8 @@ mod tests {
 
     use serde::de::DeserializeOwned;
     use serde_json::json;
+
+    use kube::Resource;
 
     use super::*;
 

@@ -9,6 +9,55 @@ pub mod generic;
 pub mod kyverno;
 pub mod trivy;
 
+/// The static identity of a third-party report kind (PolicyReport, VulnerabilityReport, ...);
+/// the report structs are generic over it so one struct serves the namespaced and the
+/// cluster-scoped kind.
+pub trait ReportKind {
+    const GROUP: &'static str;
+    const VERSION: &'static str;
+    const KIND: &'static str;
+    const PLURAL: &'static str;
+    /// `NamespaceResourceScope` or `ClusterResourceScope`.
+    type Scope;
+}
+
+/// `kube::Resource` for a report struct `$ty<K: ReportKind>` with a `metadata` field.
+macro_rules! report_resource {
+    ($ty:ident) => {
+        impl<K: $crate::sources::ReportKind> kube::Resource for $ty<K> {
+            type DynamicType = ();
+            type Scope = K::Scope;
+
+            fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+                std::borrow::Cow::Borrowed(K::KIND)
+            }
+
+            fn group(_: &()) -> std::borrow::Cow<'_, str> {
+                std::borrow::Cow::Borrowed(K::GROUP)
+            }
+
+            fn version(_: &()) -> std::borrow::Cow<'_, str> {
+                std::borrow::Cow::Borrowed(K::VERSION)
+            }
+
+            fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+                std::borrow::Cow::Borrowed(K::PLURAL)
+            }
+
+            fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                &self.metadata
+            }
+
+            fn meta_mut(
+                &mut self,
+            ) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+pub(crate) use report_resource;
+
 /// Why a payload could not be turned into events. The message names the offending field.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

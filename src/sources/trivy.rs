@@ -4,17 +4,16 @@
 //!
 //! Reports can be very large, so the types deserialise only the fields read here.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
-use kube::Resource;
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
 
+pub use super::ReportKind;
 use super::{fingerprint, parse_time};
 use crate::crd::{Category, ResourceRef, Severity};
 use crate::event::{Event, EventKind, Facts, Origin};
@@ -32,19 +31,13 @@ pub const CONTAINER_LABEL: &str = "trivy-operator.container.name";
 const GROUP: &str = "aquasecurity.github.io";
 const VERSION: &str = "v1alpha1";
 
-/// The static identity of the two report kinds; [`VulnReport`] is generic over it.
-pub trait VulnReportKind {
-    const KIND: &'static str;
-    const PLURAL: &'static str;
-    /// [`NamespaceResourceScope`] or [`ClusterResourceScope`].
-    type Scope;
-}
-
 /// Marker for the namespaced VulnerabilityReport.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VulnerabilityReportKind;
 
-impl VulnReportKind for VulnerabilityReportKind {
+impl ReportKind for VulnerabilityReportKind {
+    const GROUP: &'static str = GROUP;
+    const VERSION: &'static str = VERSION;
     const KIND: &'static str = "VulnerabilityReport";
     const PLURAL: &'static str = "vulnerabilityreports";
     type Scope = NamespaceResourceScope;
@@ -54,7 +47,9 @@ impl VulnReportKind for VulnerabilityReportKind {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClusterVulnerabilityReportKind;
 
-impl VulnReportKind for ClusterVulnerabilityReportKind {
+impl ReportKind for ClusterVulnerabilityReportKind {
+    const GROUP: &'static str = GROUP;
+    const VERSION: &'static str = VERSION;
     const KIND: &'static str = "ClusterVulnerabilityReport";
     const PLURAL: &'static str = "clustervulnerabilityreports";
     type Scope = ClusterResourceScope;
@@ -94,7 +89,7 @@ impl<K> Clone for VulnReport<K> {
     }
 }
 
-impl<K: VulnReportKind> fmt::Debug for VulnReport<K> {
+impl<K: ReportKind> fmt::Debug for VulnReport<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(K::KIND)
             .field("metadata", &self.metadata)
@@ -103,34 +98,7 @@ impl<K: VulnReportKind> fmt::Debug for VulnReport<K> {
     }
 }
 
-impl<K: VulnReportKind> Resource for VulnReport<K> {
-    type DynamicType = ();
-    type Scope = K::Scope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::KIND)
-    }
-
-    fn group(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(GROUP)
-    }
-
-    fn version(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(VERSION)
-    }
-
-    fn plural(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::PLURAL)
-    }
-
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+super::report_resource!(VulnReport);
 
 /// The part of the top-level `report` read here.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -177,7 +145,7 @@ pub struct Vulnerability {
 
 /// One event per vulnerability of `report`. The time is `report.updateTimestamp`, else
 /// `fallback` (typically now).
-pub fn events_from_report<K: VulnReportKind>(
+pub fn events_from_report<K: ReportKind>(
     report: &VulnReport<K>,
     fallback: Timestamp,
 ) -> Vec<Event> {
@@ -390,6 +358,8 @@ mod tests {
     use std::collections::{BTreeMap, HashSet};
 
     use serde_json::json;
+
+    use kube::Resource;
 
     use super::*;
 
