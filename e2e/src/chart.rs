@@ -4,7 +4,7 @@
 //! watchers really get.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use anyhow::Context as _;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -19,17 +19,30 @@ pub fn chart_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/zen-watcher")
 }
 
-/// Runs helm against `kubeconfig`, with helm's own state kept beside it.
+/// Runs helm (against `kubeconfig` when given, with helm's own state kept beside it); an
+/// argument `CHART` stands for the chart's directory.
+pub fn helm_output(kubeconfig: Option<&Path>, args: &[&str]) -> anyhow::Result<Output> {
+    let chart = chart_dir().display().to_string();
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "CHART" { chart.as_str() } else { a })
+        .collect();
+    let mut cmd = Command::new("helm");
+    cmd.args(&args);
+    if let Some(kubeconfig) = kubeconfig {
+        let state = kubeconfig.with_file_name("helm-state");
+        cmd.env("KUBECONFIG", kubeconfig)
+            .env("HELM_CACHE_HOME", state.join("cache"))
+            .env("HELM_CONFIG_HOME", state.join("config"))
+            .env("HELM_DATA_HOME", state.join("data"));
+    }
+    cmd.output()
+        .context("running helm (is .tools/bin on PATH? `make e2e` installs it)")
+}
+
+/// [`helm_output`] against `kubeconfig`, failing unless helm succeeds; returns its stdout.
 pub fn helm(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let state = kubeconfig.with_file_name("helm-state");
-    let out = Command::new("helm")
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env("HELM_CACHE_HOME", state.join("cache"))
-        .env("HELM_CONFIG_HOME", state.join("config"))
-        .env("HELM_DATA_HOME", state.join("data"))
-        .output()
-        .context("running helm (is .tools/bin on PATH? `make e2e` installs it)")?;
+    let out = helm_output(Some(kubeconfig), args)?;
     anyhow::ensure!(
         out.status.success(),
         "helm {args:?} failed:\n{}{}",
@@ -37,6 +50,22 @@ pub fn helm(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `helm template zen-watcher <chart> -n <namespace> <extra...>` without a cluster. helm
+/// assumes Kubernetes v1.20 then, older than the chart allows, so it names 1.36.
+pub fn template(namespace: &str, extra: &[&str]) -> anyhow::Result<Output> {
+    let mut args = vec![
+        "template",
+        "zen-watcher",
+        "CHART",
+        "-n",
+        namespace,
+        "--kube-version",
+        "1.36.0",
+    ];
+    args.extend_from_slice(extra);
+    helm_output(None, &args)
 }
 
 /// A chart release whose pods run as local processes.

@@ -12,32 +12,7 @@ use zen_watcher::crd::Observation;
 use zen_watcher_e2e::{ControlPlane, TestNamespace, client_from_kubeconfig, wait_established};
 
 fn helm(kubeconfig: &Path, args: &[&str]) -> String {
-    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/zen-watcher");
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| {
-            if *a == "CHART" {
-                chart.display().to_string()
-            } else {
-                a.to_string()
-            }
-        })
-        .collect();
-    let out = Command::new("helm")
-        .args(&args)
-        .env("KUBECONFIG", kubeconfig)
-        .env("HELM_CACHE_HOME", kubeconfig.with_file_name("helm-cache"))
-        .env("HELM_CONFIG_HOME", kubeconfig.with_file_name("helm-config"))
-        .env("HELM_DATA_HOME", kubeconfig.with_file_name("helm-data"))
-        .output()
-        .expect("helm is not on PATH: run the e2e tests with `make e2e` (it installs helm into .tools/bin)");
-    assert!(
-        out.status.success(),
-        "helm {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    zen_watcher_e2e::chart::helm(kubeconfig, args).unwrap()
 }
 
 #[tokio::test]

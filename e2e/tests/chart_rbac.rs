@@ -5,8 +5,8 @@
 //! `rbac.ingesterSecretNamespaces` names the namespace), and a generated webhook token that
 //! `helm upgrade` keeps.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
@@ -26,61 +26,14 @@ const SA: &str = "zen-watcher";
 const LEASE: &str = "zen-watcher-leader-election";
 const TOKEN_SECRET: &str = "zen-watcher-webhook-token";
 
-fn chart() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/zen-watcher")
-}
-
-fn run_helm(kubeconfig: Option<&Path>, args: &[&str]) -> Output {
-    let chart = chart();
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| {
-            if *a == "CHART" {
-                chart.display().to_string()
-            } else {
-                a.to_string()
-            }
-        })
-        .collect();
-    let mut cmd = Command::new("helm");
-    cmd.args(&args);
-    if let Some(kubeconfig) = kubeconfig {
-        cmd.env("KUBECONFIG", kubeconfig)
-            .env("HELM_CACHE_HOME", kubeconfig.with_file_name("helm-cache"))
-            .env("HELM_CONFIG_HOME", kubeconfig.with_file_name("helm-config"))
-            .env("HELM_DATA_HOME", kubeconfig.with_file_name("helm-data"));
-    }
-    cmd.output().expect(
-        "helm is not on PATH: run the e2e tests with `make e2e` (it installs helm into .tools/bin)",
-    )
-}
-
 fn helm(kubeconfig: &Path, args: &[&str]) -> String {
-    let out = run_helm(Some(kubeconfig), args);
-    assert!(
-        out.status.success(),
-        "helm {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    zen_watcher_e2e::chart::helm(kubeconfig, args).unwrap()
 }
 
 /// `helm template` of the chart with `extra` flags. `lookup` finds nothing here, so callers
 /// usually pass `webhook.existingSecret`, as GitOps setups must.
 fn template(extra: &[&str]) -> Output {
-    let mut args = vec![
-        "template",
-        "zen-watcher",
-        "CHART",
-        "-n",
-        NS,
-        // helm template assumes Kubernetes v1.20 without a cluster; the chart needs >= 1.33.
-        "--kube-version",
-        "1.36.0",
-    ];
-    args.extend_from_slice(extra);
-    run_helm(None, &args)
+    zen_watcher_e2e::chart::template(NS, extra).unwrap()
 }
 
 /// The rendered documents, parsed.

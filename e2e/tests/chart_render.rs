@@ -3,41 +3,22 @@
 //! ServiceMonitor, PrometheusRule and the filter ConfigMap; and that values.schema.json
 //! rejects misspelt keys and wrong types. No cluster needed.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
 const NS: &str = "zen-system";
 
-fn chart() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/zen-watcher")
-}
-
 fn run_helm(args: &[&str]) -> Output {
-    Command::new("helm").args(args).output().expect(
-        "helm is not on PATH: run the e2e tests with `make e2e` (it installs helm into .tools/bin)",
-    )
+    zen_watcher_e2e::chart::helm_output(None, args).unwrap()
 }
 
 /// `helm template` of the chart with `webhook.existingSecret` (so `lookup` is not needed) and
 /// `extra` flags.
 fn template(extra: &[&str]) -> Output {
-    let chart = chart().display().to_string();
-    let mut args = vec![
-        "template",
-        "zen-watcher",
-        &chart,
-        "-n",
-        NS,
-        // helm template assumes an old Kubernetes without a cluster; the chart needs >= 1.30.
-        "--kube-version",
-        "1.36.0",
-        "--set",
-        "webhook.existingSecret=x",
-    ];
+    let mut args = vec!["--set", "webhook.existingSecret=x"];
     args.extend_from_slice(extra);
-    run_helm(&args)
+    zen_watcher_e2e::chart::template(NS, &args).unwrap()
 }
 
 fn render(extra: &[&str]) -> Vec<Value> {
@@ -325,7 +306,7 @@ fn the_schema_rejects_misspelt_keys_and_wrong_types() {
 
 #[test]
 fn helm_lint_passes() {
-    let chart = chart().display().to_string();
+    let chart = zen_watcher_e2e::chart::chart_dir().display().to_string();
     for extra in [
         &[][..],
         &[
