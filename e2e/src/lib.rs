@@ -11,6 +11,7 @@ pub mod crds;
 pub mod http;
 pub mod namespace;
 pub mod otelcol;
+pub mod replicas;
 pub mod tokens;
 pub mod wait;
 pub mod watcher;

@@ -1,28 +1,21 @@
 //! zen-watcher processes against a real apiserver: readiness, webhooks written as
 //! Observations, errors, metrics, leader election across three replicas and failover.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use zen_watcher::crd::Observation;
 use zen_watcher_e2e::chart::Release;
 use zen_watcher_e2e::http::{get, post};
+use zen_watcher_e2e::replicas::{falco_alert, log_dir, ready};
 use zen_watcher_e2e::{
     ControlPlane, Signal, TestNamespace, WatcherProcess, admin_client, admin_kubeconfig_path,
     apply_crds, apply_report_crds, client_from_kubeconfig, wait_until,
 };
 
 const TOKEN: &str = "e2e-token";
-
-fn log_dir(ns: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".run/logs")
-        .join(ns)
-}
 
 fn env(ns: &str, identity: &str, election: bool) -> Vec<(String, String)> {
     [
@@ -44,23 +37,6 @@ fn env(ns: &str, identity: &str, election: bool) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
-}
-
-fn falco_alert(ns: &str, pod: &str) -> Vec<u8> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/falco/alert-critical.json");
-    let mut alert: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    alert["output_fields"]["k8s.ns.name"] = json!(ns);
-    alert["output_fields"]["k8s.pod.name"] = json!(pod);
-    serde_json::to_vec(&alert).unwrap()
-}
-
-async fn ready(metrics: std::net::SocketAddr) {
-    wait_until("/readyz 200", Duration::from_secs(60), || async move {
-        Ok((get(metrics, "/readyz").await?.status == 200).then_some(()))
-    })
-    .await
-    .unwrap();
 }
 
 async fn observations(ns: &TestNamespace) -> Vec<Observation> {
@@ -92,7 +68,7 @@ async fn a_single_watcher_serves_writes_and_stops_cleanly() {
     )
     .unwrap();
     let (webhook, metrics) = w.addresses().unwrap();
-    ready(metrics).await;
+    ready(metrics).await.unwrap();
     assert_eq!(get(metrics, "/healthz").await.unwrap().status, 200);
     assert_eq!(
         get(webhook, "/readyz").await.unwrap().status,
@@ -150,17 +126,9 @@ async fn a_single_watcher_serves_writes_and_stops_cleanly() {
     assert!(w.log().contains("\"stopped\""), "{}", w.log());
 }
 
-async fn holder(client: &Client, ns: &str) -> Option<String> {
-    let lease = Api::<Lease>::namespaced(client.clone(), ns)
-        .get_opt("zen-watcher-leader-election")
-        .await
-        .ok()??;
-    lease.spec?.holder_identity.filter(|h| !h.is_empty())
-}
-
 async fn wait_for_holder(client: &Client, ns: &str, not: &[&str]) -> String {
     wait_until("a leader", Duration::from_secs(60), || async move {
-        Ok(holder(client, ns)
+        Ok(zen_watcher_e2e::replicas::lease_holder(client, ns)
             .await
             .filter(|h| !not.contains(&h.as_str())))
     })
@@ -223,7 +191,7 @@ async fn deploy(replicas: usize, prefix: &str) -> Deployed {
         processes.push(w);
     }
     for (_, metrics) in &addresses {
-        ready(*metrics).await;
+        ready(*metrics).await.unwrap();
     }
     Deployed {
         _cp: cp,

@@ -6,59 +6,25 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::Api;
 use kube::{Client, ResourceExt};
-use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use zen_watcher::crd::Observation;
 use zen_watcher_e2e::chart::{Release, helm};
 use zen_watcher_e2e::http::{get, post};
+use zen_watcher_e2e::replicas::{falco_alert, lease_holder, log_dir, ready};
 use zen_watcher_e2e::{
     ControlPlane, Signal, TestNamespace, WatcherProcess, apply_report_crds, client_from_kubeconfig,
     wait_until,
 };
 
 const RELEASE_NS: &str = "zen-system";
-const LEASE: &str = "zen-watcher-leader-election";
-
-fn log_dir(ns: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".run/logs")
-        .join(ns)
-}
-
-fn falco_alert(ns: &str, pod: &str) -> Vec<u8> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/falco/alert-critical.json");
-    let mut alert: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    alert["output_fields"]["k8s.ns.name"] = json!(ns);
-    alert["output_fields"]["k8s.pod.name"] = json!(pod);
-    serde_json::to_vec(&alert).unwrap()
-}
-
-async fn ready(metrics: SocketAddr) {
-    wait_until("/readyz 200", Duration::from_secs(60), || async move {
-        Ok((get(metrics, "/readyz").await?.status == 200).then_some(()))
-    })
-    .await
-    .unwrap();
-}
-
-async fn holder(client: &Client) -> Option<String> {
-    let lease = Api::<Lease>::namespaced(client.clone(), RELEASE_NS)
-        .get_opt(LEASE)
-        .await
-        .ok()??;
-    lease.spec?.holder_identity.filter(|h| !h.is_empty())
-}
 
 /// The value of the webhook token Secret the Deployment's WEBHOOK_AUTH_TOKEN references.
 async fn webhook_token_secret(client: &Client) -> (String, Vec<u8>) {
@@ -177,9 +143,12 @@ async fn helm_upgrade_to_three_replicas_loses_no_webhook_and_keeps_one_leader() 
     let token = env_value(&old_env, "WEBHOOK_AUTH_TOKEN");
     let mut old = WatcherProcess::start(old_name, &old_env, &release.kubeconfig, &logs).unwrap();
     let (old_webhook, old_metrics) = old.addresses().unwrap();
-    ready(old_metrics).await;
+    ready(old_metrics).await.unwrap();
     wait_until("the old replica leads", Duration::from_secs(60), || async {
-        Ok(holder(&client).await.filter(|h| h == old_name).map(|_| ()))
+        Ok(lease_holder(&client, RELEASE_NS)
+            .await
+            .filter(|h| h == old_name)
+            .map(|_| ()))
     })
     .await
     .unwrap();
@@ -226,7 +195,7 @@ async fn helm_upgrade_to_three_replicas_loses_no_webhook_and_keeps_one_leader() 
         new.push((w, addresses));
     }
     for (_, (webhook, metrics)) in &new {
-        ready(*metrics).await;
+        ready(*metrics).await.unwrap();
         live.lock().unwrap().push(*webhook);
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -236,7 +205,7 @@ async fn helm_upgrade_to_three_replicas_loses_no_webhook_and_keeps_one_leader() 
     let status = old.stop(Signal::Term, Duration::from_secs(30)).unwrap();
     assert!(status.success(), "{status}: {}", old.log());
     let leader = wait_until("a new leader", Duration::from_secs(60), || async {
-        Ok(holder(&client)
+        Ok(lease_holder(&client, RELEASE_NS)
             .await
             .filter(|h| new_names.contains(&h.as_str())))
     })
@@ -263,7 +232,10 @@ async fn helm_upgrade_to_three_replicas_loses_no_webhook_and_keeps_one_leader() 
     }
 
     // Exactly one leader, a new replica, and only it says so.
-    assert_eq!(holder(&client).await.as_deref(), Some(leader.as_str()));
+    assert_eq!(
+        lease_holder(&client, RELEASE_NS).await.as_deref(),
+        Some(leader.as_str())
+    );
     let mut leaders = Vec::new();
     for (w, (_, metrics)) in &new {
         let text = get(*metrics, "/metrics").await.unwrap().body;
