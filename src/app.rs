@@ -179,16 +179,21 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
     let signal = signals.recv().await;
     tracing::info!(signal, drain = ?config.shutdown_drain_delay, "shutting down: readiness off, draining");
     readiness.shutting_down();
-    tokio::time::sleep(config.shutdown_drain_delay).await;
+    // Leadership is handed over at once, while webhooks drain: leader-only work needs no
+    // endpoint, and another replica's informers start within one Lease watch event instead of
+    // after the drain delay.
+    stop_leading.cancel();
+    let hand_over = async {
+        if let Some(elector) = elector {
+            let _ = elector.await;
+        }
+        let _ = leader_work.await;
+    };
+    tokio::join!(hand_over, tokio::time::sleep(config.shutdown_drain_delay));
     stop_serving.cancel();
     if let Err(err) = serving.await {
         tracing::error!(error = %err, "the server task failed");
     }
-    stop_leading.cancel();
-    if let Some(elector) = elector {
-        let _ = elector.await;
-    }
-    let _ = leader_work.await;
     background.cancel();
     tracing::info!("stopped");
     Ok(())

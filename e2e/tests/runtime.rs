@@ -126,6 +126,51 @@ async fn a_single_watcher_serves_writes_and_stops_cleanly() {
     assert!(w.log().contains("\"stopped\""), "{}", w.log());
 }
 
+/// A SIGTERM hands leadership over at once: the Lease moves while the old leader is still
+/// draining its webhooks (DESIGN §5, and the graceful failover target of §9), not after.
+#[tokio::test]
+async fn sigterm_hands_leadership_over_before_the_drain_ends() {
+    let (client, ns, home) = setup("handover").await;
+    apply_report_crds(&client).await.unwrap();
+    let mut replicas: Vec<WatcherProcess> = ["zen-0", "zen-1"]
+        .iter()
+        .map(|name| {
+            let mut env = env(&home.name, name, true);
+            env.retain(|(k, _)| k != "SHUTDOWN_DRAIN_DELAY");
+            env.push(("SHUTDOWN_DRAIN_DELAY".into(), "60s".into()));
+            WatcherProcess::start(name, &env, &admin_kubeconfig_path(), &log_dir(&ns.name))
+                .unwrap()
+        })
+        .collect();
+    let first = wait_for_holder(&client, &home.name, &[]).await;
+    let (leader, follower) = if first == "zen-0" { (0, 1) } else { (1, 0) };
+    replicas[follower]
+        .wait_for_log("\"ready\"", Duration::from_secs(30))
+        .unwrap();
+
+    replicas[leader].signal(Signal::Term).unwrap();
+    replicas[leader]
+        .wait_for_log("shutting down", Duration::from_secs(10))
+        .unwrap();
+    let second = wait_for_holder(&client, &home.name, &[&first]).await;
+    assert_eq!(second, format!("zen-{follower}"));
+    replicas[follower]
+        .wait_for_log("watching reports", Duration::from_secs(30))
+        .unwrap();
+    assert!(
+        replicas[leader].try_exit().unwrap().is_none(),
+        "the old leader is still draining (60 s) when the new one leads"
+    );
+    assert!(
+        replicas[leader].log().contains("released the Lease"),
+        "{}",
+        replicas[leader].log()
+    );
+    for replica in &mut replicas {
+        replica.stop(Signal::Kill, Duration::from_secs(10)).unwrap();
+    }
+}
+
 async fn wait_for_holder(client: &Client, ns: &str, not: &[&str]) -> String {
     wait_until("a leader", Duration::from_secs(60), || async move {
         Ok(zen_watcher_e2e::replicas::lease_holder(client, ns)
