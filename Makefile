@@ -12,7 +12,7 @@ export PATH := $(TOOLS_BIN):$(PATH)
 CHART := charts/zen-watcher
 
 .PHONY: build test lint fmt fmt-check clippy clippy-fuzz actionlint hadolint unit crds crds-check readme \
-        tools cluster-up cluster-down e2e fuzz demo demo-down
+        tools cluster-up cluster-down e2e fuzz demo demo-down bench
 
 build: ## Build the workspace (debug)
 	cargo build --workspace --locked
@@ -80,3 +80,7 @@ demo: ## A local demo: control plane, chart, 3 watcher replicas, sample events (
 
 demo-down: ## Stop the demo's watchers (by PID) and its control plane
 	scripts/demo-down.sh
+
+# Not part of `make test` (which compiles the benchmarks through clippy --all-targets).
+bench: ## Benchmarks in release mode -> BENCHMARKS.md and docs/bench/*.png (BENCH_QUICK=1: short)
+	scripts/bench.sh

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Webhook ingest benchmark: one Falco alert that dedup suppresses, POSTed over and over,
-# zen-watcher (/falco/webhook) against falcosidekick (/ with no outputs configured).
+# zen-watcher (/falco/webhook) against falcosidekick (/ with no outputs configured), and a
+# second zen-watcher with tracing on (every span exported over OTLP to a local collector) for
+# the tracing overhead.
 #
 #   scripts/bench-ingest.sh [RUNS] [SECONDS]        # defaults: 5 runs of 10 s
 #
-# For each concurrency (CONCURRENCIES, default "1 16 64") and each run, both sides are
+# For each concurrency (CONCURRENCIES, default "1 16 64") and each run, every side is
 # loaded with the same payload (bench/falco-alert.json), the same headers and the same load
-# generator (oha), one after the other, the order alternating between runs (ABBA). The alert
+# generator (oha), one after the other, the order rotating between runs. The alert
 # is posted to zen-watcher once before the runs (written as an Observation); every request
 # of the runs is then a duplicate inside DEDUP_WINDOW_SECONDS=3600 and suppressed.
 #
@@ -19,6 +21,8 @@
 #   falcosidekick  bench/falcosidekick wrapper module, go get @$FALCOSIDEKICK_REF, go build
 #                  (GOTOOLCHAIN=local)                                 -> bench/falcosidekick-<ref>/
 #   zen-watcher    cargo build --release (CARGO_TARGET_DIR=<cache>/cargo-target)
+#   zen-otelcol    scripts/build-otelcol.sh (the e2e collector; here with bench/otelcol.yaml:
+#                  OTLP/gRPC in, batch, the debug exporter's one line per batch out)
 # The control plane comes from scripts/cluster-up.sh bench/.run/cluster (stopped at the end
 # if this script started it); the CRDs from crd-gen.
 #
@@ -27,7 +31,10 @@
 #   FALCOSIDEKICK_BIN=path    use this falcosidekick binary instead of building one
 #   SIDEKICK=auto|required|off  auto (default): if falcosidekick cannot be built, run the
 #                             zen-watcher side alone (ratios n/a); required: fail instead
-#   BENCH_OUT=path            JSON lines file (default bench/out/ingest.jsonl)
+#   TRACED=on|off             the zen-traced side (default on)
+#   BENCH_OUT=path            JSON lines file (default bench/out/ingest.jsonl); when
+#                             falcosidekick is not run, the reason is written to
+#                             sidekick-skipped.txt beside it
 #
 # Everything listens on and talks to 127.0.0.1 only; every oha run is bounded (-z, and a
 # timeout around it). Processes started here are stopped by PID on exit.
@@ -39,6 +46,7 @@ RUNS="${1:-5}"
 SECONDS_PER_RUN="${2:-10}"
 CONCURRENCIES="${CONCURRENCIES:-1 16 64}"
 SIDEKICK_MODE="${SIDEKICK:-auto}"
+TRACED_MODE="${TRACED:-on}"
 
 OHA_VERSION=1.16.0
 # falcosidekick commit (master, go.mod "go 1.23.0", replace imdario/mergo => dario.cat/mergo).
@@ -61,14 +69,18 @@ for tool in curl python3 cargo go; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
 done
 mkdir -p "$RUN_DIR" "$(dirname "$OUT")"
+SKIPPED_FILE="$(dirname "$OUT")/sidekick-skipped.txt"
+rm -f "$SKIPPED_FILE"
 
 # ---- cleanup: only what this script started, by PID ------------------------------------
 PIDS=()
 STARTED_CLUSTER=0
 cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
+  local pid i
+  # Newest first: the traced watcher stops (and flushes) before its collector.
+  for (( i = ${#PIDS[@]} - 1; i >= 0; i-- )); do
+    kill -TERM "${PIDS[i]}" 2>/dev/null || true
+    sleep 0.2
   done
   for pid in "${PIDS[@]}"; do
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -123,10 +135,15 @@ if [ -z "$SIDEKICK_BIN" ] && [ "$SIDEKICK_MODE" != off ]; then
       log "falcosidekick built in $(elapsed "$t0") s: $(grep falcosidekick "$SK_DIR/go.mod" | tr -s '\t ' ' ')"
     else
       [ "$SIDEKICK_MODE" = required ] && die "could not build falcosidekick @$FALCOSIDEKICK_REF"
+      reason="$(cd "$work" && GOTOOLCHAIN=local GOFLAGS=-mod=mod go list -m -json "github.com/falcosecurity/falcosidekick@$FALCOSIDEKICK_REF" 2>&1 | grep -m1 -E '403|404|not available|error' || true)"
+      echo "falcosidekick @$FALCOSIDEKICK_REF could not be built from the Go module proxy: ${reason:-see the log of scripts/bench-ingest.sh}" >"$SKIPPED_FILE"
       log "WARNING: could not build falcosidekick @$FALCOSIDEKICK_REF; running the zen-watcher side alone (SIDEKICK=required makes this an error, FALCOSIDEKICK_BIN=path uses a prebuilt binary)"
     fi
     rm -rf "$work"
   fi
+fi
+if [ -z "$SIDEKICK_BIN" ] && [ "$SIDEKICK_MODE" = off ]; then
+  echo "falcosidekick not run (SIDEKICK=off)" >"$SKIPPED_FILE"
 fi
 
 # ---- 3. zen-watcher, control plane, CRDs --------------------------------------------------
@@ -158,11 +175,40 @@ ZEN_METRICS_PORT="$(free_port)"
 while [ "$ZEN_METRICS_PORT" = "$ZEN_PORT" ]; do ZEN_METRICS_PORT="$(free_port)"; done
 setsid env -i PATH="/usr/bin:/bin" KUBECONFIG="$KUBECONFIG" POD_NAME=bench-0 POD_NAMESPACE=default \
   WATCHER_PORT="$ZEN_PORT" METRICS_PORT="$ZEN_METRICS_PORT" WEBHOOK_AUTH_TOKEN="$TOKEN" \
-  LOG_LEVEL=warn DEDUP_WINDOW_SECONDS=3600 \
+  LOG_LEVEL=warn DEDUP_WINDOW_SECONDS=3600 ENABLE_LEADER_ELECTION=false \
   "$ZEN_BIN" >"$RUN_DIR/zen-watcher.log" 2>&1 </dev/null &
 PIDS+=($!)
 ZEN_PID=$!
 log "zen-watcher: pid $ZEN_PID, webhook 127.0.0.1:$ZEN_PORT, metrics 127.0.0.1:$ZEN_METRICS_PORT, log bench/.run/zen-watcher.log"
+
+# The same watcher with tracing on: every span (always_on) exported over OTLP/gRPC to a local
+# collector, which decodes and batches them and logs one line per batch.
+TR_PID=""
+if [ "$TRACED_MODE" != off ]; then
+  OTELCOL_BIN="$("$REPO_ROOT/scripts/build-otelcol.sh" | tail -n 1)" || die "build-otelcol.sh failed"
+  OTLP_GRPC_PORT="$(free_port)"
+  setsid env -i PATH="/usr/bin:/bin" OTLP_GRPC_PORT="$OTLP_GRPC_PORT" \
+    "$OTELCOL_BIN" --config "$REPO_ROOT/bench/otelcol.yaml" >"$RUN_DIR/otelcol.log" 2>&1 </dev/null &
+  PIDS+=($!)
+  OTELCOL_PID=$!
+  for _ in $(seq 1 100); do
+    grep -q "Everything is ready" "$RUN_DIR/otelcol.log" 2>/dev/null && break
+    kill -0 "$OTELCOL_PID" 2>/dev/null || { tail -n 20 "$RUN_DIR/otelcol.log" >&2; die "the collector exited at start-up"; }
+    sleep 0.1
+  done
+  grep -q "Everything is ready" "$RUN_DIR/otelcol.log" || die "the collector is not ready after 10 s"
+  TR_PORT="$(free_port)"
+  TR_METRICS_PORT="$(free_port)"
+  setsid env -i PATH="/usr/bin:/bin" KUBECONFIG="$KUBECONFIG" POD_NAME=bench-traced POD_NAMESPACE=default \
+    WATCHER_PORT="$TR_PORT" METRICS_PORT="$TR_METRICS_PORT" WEBHOOK_AUTH_TOKEN="$TOKEN" \
+    LOG_LEVEL=warn DEDUP_WINDOW_SECONDS=3600 ENABLE_LEADER_ELECTION=false \
+    OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$OTLP_GRPC_PORT" OTEL_SERVICE_NAME=zen-watcher-bench \
+    OTEL_TRACES_SAMPLER=always_on \
+    "$ZEN_BIN" >"$RUN_DIR/zen-traced.log" 2>&1 </dev/null &
+  PIDS+=($!)
+  TR_PID=$!
+  log "zen-watcher traced: pid $TR_PID, webhook 127.0.0.1:$TR_PORT, collector 127.0.0.1:$OTLP_GRPC_PORT (pid $OTELCOL_PID)"
+fi
 
 SK_PID=""
 if [ -n "$SIDEKICK_BIN" ]; then
@@ -185,6 +231,7 @@ wait_200() { # name pid url
   done
 }
 wait_200 zen-watcher "$ZEN_PID" "http://127.0.0.1:$ZEN_METRICS_PORT/readyz"
+[ -z "$TR_PID" ] || wait_200 zen-traced "$TR_PID" "http://127.0.0.1:$TR_METRICS_PORT/readyz"
 [ -z "$SK_PID" ] || wait_200 falcosidekick "$SK_PID" "http://127.0.0.1:$SK_PORT/healthz"
 
 post() { # url -> status code
@@ -195,6 +242,11 @@ ZEN_URL="http://127.0.0.1:$ZEN_PORT/falco/webhook"
 code="$(post "$ZEN_URL")"
 case "$code" in 2??) ;; *) die "first POST to zen-watcher answered $code" ;; esac
 log "first alert posted to zen-watcher ($code); the rest are duplicates"
+if [ -n "$TR_PID" ]; then
+  TR_URL="http://127.0.0.1:$TR_PORT/falco/webhook"
+  code="$(post "$TR_URL")"
+  case "$code" in 2??) ;; *) die "first POST to the traced zen-watcher answered $code" ;; esac
+fi
 if [ -n "$SK_PID" ]; then
   SK_URL="http://127.0.0.1:$SK_PORT/"
   code="$(post "$SK_URL")"
@@ -233,7 +285,14 @@ PY
 
 SIDES=(zen)
 [ -z "$SK_PID" ] || SIDES+=(sidekick)
-url_of() { if [ "$1" = zen ]; then echo "$ZEN_URL"; else echo "$SK_URL"; fi; }
+[ -z "$TR_PID" ] || SIDES+=(zen-traced)
+url_of() {
+  case "$1" in
+    zen) echo "$ZEN_URL" ;;
+    sidekick) echo "$SK_URL" ;;
+    zen-traced) echo "$TR_URL" ;;
+  esac
+}
 
 log "warm-up: 2 s per side"
 for side in "${SIDES[@]}"; do
@@ -245,8 +304,9 @@ SESSION_START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 dedup_before="$(dedup_count)"
 for conc in $CONCURRENCIES; do
   for run in $(seq 1 "$RUNS"); do
-    order=("${SIDES[@]}")
-    if [ $(( run % 2 )) = 0 ] && [ "${#SIDES[@]}" = 2 ]; then order=(sidekick zen); fi
+    # Rotate the order between runs, so no side always runs first or after the same one.
+    shift_by=$(( (run - 1) % ${#SIDES[@]} ))
+    order=("${SIDES[@]:shift_by}" "${SIDES[@]:0:shift_by}")
     for side in "${order[@]}"; do
       log "c=$conc run $run/$RUNS: $side (${SECONDS_PER_RUN} s)"
       run_oha "$side" "$(url_of "$side")" "$conc" "$run"
@@ -256,6 +316,7 @@ done
 dedup_after="$(dedup_count)"
 kill -0 "$ZEN_PID" 2>/dev/null || die "zen-watcher died during the runs"
 [ -z "$SK_PID" ] || kill -0 "$SK_PID" 2>/dev/null || die "falcosidekick died during the runs"
+[ -z "$TR_PID" ] || kill -0 "$TR_PID" 2>/dev/null || die "the traced zen-watcher died during the runs"
 
 # ---- 6. summary ---------------------------------------------------------------------------
 echo

@@ -138,8 +138,7 @@ async fn sigterm_hands_leadership_over_before_the_drain_ends() {
             let mut env = env(&home.name, name, true);
             env.retain(|(k, _)| k != "SHUTDOWN_DRAIN_DELAY");
             env.push(("SHUTDOWN_DRAIN_DELAY".into(), "60s".into()));
-            WatcherProcess::start(name, &env, &admin_kubeconfig_path(), &log_dir(&ns.name))
-                .unwrap()
+            WatcherProcess::start(name, &env, &admin_kubeconfig_path(), &log_dir(&ns.name)).unwrap()
         })
         .collect();
     let first = wait_for_holder(&client, &home.name, &[]).await;
