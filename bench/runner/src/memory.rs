@@ -48,6 +48,12 @@ pub async fn run(args: Args, out: &Results, logs: &Path) -> anyhow::Result<()> {
     apply_crds(&client).await?;
     let kinds = apply_report_crds(&client).await?.len();
     let logs = logs.join("memory");
+    // Reports left by an earlier run would make "idle" a replay of them.
+    let leftover = reports::count_all(&client).await?;
+    anyhow::ensure!(
+        leftover == 0,
+        "{leftover} VulnerabilityReports exist already: start from a fresh control plane (scripts/bench.sh starts one)"
+    );
 
     // Idle, then a burst of webhook events.
     let home = TestNamespace::create(&client, "bench-mem").await?;
@@ -177,6 +183,7 @@ pub async fn run(args: Args, out: &Results, logs: &Path) -> anyhow::Result<()> {
             .stop(Signal::Term, Duration::from_secs(60))?;
         empty(&client, &reports_ns.name).await?;
     }
+    reports::delete_all(&client, &reports_ns.name).await?;
     Ok(())
 }
 

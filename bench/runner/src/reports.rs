@@ -3,7 +3,7 @@
 
 use futures::StreamExt;
 use kube::Client;
-use kube::api::{Api, ApiResource, DynamicObject, PostParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::core::GroupVersionKind;
 use serde_json::{Value, json};
 
@@ -68,6 +68,24 @@ pub fn report(namespace: &str, i: usize, vulns: usize) -> Value {
     })
 }
 
+fn resource() -> ApiResource {
+    let gvk = GroupVersionKind::gvk("aquasecurity.github.io", "v1alpha1", "VulnerabilityReport");
+    ApiResource::from_gvk_with_plural(&gvk, "vulnerabilityreports")
+}
+
+/// VulnerabilityReports in the whole cluster.
+pub async fn count_all(client: &Client) -> anyhow::Result<usize> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource());
+    Ok(api.list_metadata(&ListParams::default()).await?.items.len())
+}
+
+pub async fn delete_all(client: &Client, namespace: &str) -> anyhow::Result<()> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource());
+    api.delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await?;
+    Ok(())
+}
+
 /// Creates the reports, 16 at a time.
 pub async fn create(
     client: &Client,
@@ -75,9 +93,7 @@ pub async fn create(
     count: usize,
     vulns: usize,
 ) -> anyhow::Result<()> {
-    let gvk = GroupVersionKind::gvk("aquasecurity.github.io", "v1alpha1", "VulnerabilityReport");
-    let resource = ApiResource::from_gvk_with_plural(&gvk, "vulnerabilityreports");
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource());
     let results: Vec<anyhow::Result<()>> = futures::stream::iter(0..count)
         .map(|i| {
             let api = api.clone();
