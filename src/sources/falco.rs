@@ -1,8 +1,6 @@
 //! Falco alerts, as Falco's `http_output` and falcosidekick's webhook output POST them: one
 //! JSON object per request (an array of them is accepted too).
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -21,7 +19,7 @@ struct Alert {
     output: Option<String>,
     time: Option<String>,
     #[serde(default)]
-    output_fields: BTreeMap<String, Value>,
+    output_fields: Map<String, Value>,
     source: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
@@ -32,14 +30,29 @@ struct Alert {
 /// Turns a webhook body into one Event per alert. `received_at` stands in for an alert
 /// without a `time`.
 pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Vec<Event>, SourceError> {
+    // The usual body, one object, is read straight into an Alert (no intermediate Value).
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        return Ok(vec![alert_event(
+            serde_json::from_slice(body)?,
+            received_at,
+        )?]);
+    }
     let value: Value = serde_json::from_slice(body)?;
     match value {
         Value::Array(items) => items
             .into_iter()
             .enumerate()
-            .map(|(i, item)| alert_event(item, received_at).map_err(|e| at_index(i, e)))
+            .map(|(i, item)| {
+                serde_json::from_value(item)
+                    .map_err(SourceError::from)
+                    .and_then(|alert| alert_event(alert, received_at))
+                    .map_err(|e| at_index(i, e))
+            })
             .collect(),
-        Value::Object(_) => Ok(vec![alert_event(value, received_at)?]),
+        Value::Object(_) => Ok(vec![alert_event(
+            serde_json::from_value(value)?,
+            received_at,
+        )?]),
         other => Err(SourceError::invalid(
             "body",
             format!("expected a Falco alert object, found {}", json_kind(&other)),
@@ -59,8 +72,7 @@ pub fn severity(priority: &str) -> Option<Severity> {
     }
 }
 
-fn alert_event(value: Value, received_at: Timestamp) -> Result<Event, SourceError> {
-    let alert: Alert = serde_json::from_value(value)?;
+fn alert_event(mut alert: Alert, received_at: Timestamp) -> Result<Event, SourceError> {
     let rule = required(alert.rule, "rule")?;
     let priority = required(alert.priority, "priority")?;
     let severity = severity(&priority).ok_or_else(|| {
@@ -120,13 +132,14 @@ fn alert_event(value: Value, received_at: Timestamp) -> Result<Event, SourceErro
     insert_opt(&mut details, "output", alert.output.as_deref());
     details.insert("source".into(), falco_source.into());
     if !alert.tags.is_empty() {
-        details.insert("tags".into(), alert.tags.clone().into());
+        details.insert("tags".into(), std::mem::take(&mut alert.tags).into());
     }
     insert_opt(&mut details, "hostname", alert.hostname.as_deref());
     insert_opt(&mut details, "uuid", alert.uuid.as_deref());
     insert_opt(&mut details, "time", alert.time.as_deref());
+    let fingerprint = fingerprint(&fp_parts);
     if !alert.output_fields.is_empty() {
-        let fields: Map<String, Value> = alert.output_fields.clone().into_iter().collect();
+        let fields = std::mem::take(&mut alert.output_fields);
         details.insert("output_fields".into(), Value::Object(fields));
     }
 
@@ -138,7 +151,7 @@ fn alert_event(value: Value, received_at: Timestamp) -> Result<Event, SourceErro
         resource,
         details,
         detected_at,
-        fingerprint: fingerprint(&fp_parts),
+        fingerprint,
         title: Some(rule.clone()),
         description: alert.output.clone(),
         ttl: None,

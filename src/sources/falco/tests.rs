@@ -191,6 +191,13 @@ fn bad_input_is_an_error_naming_the_problem() {
             .starts_with("time: \"noon\" is not an RFC 3339 time")
     );
     assert!(error(r#"{"rule": 5, "priority": "Error"}"#).contains("malformed JSON"));
+    // An object is read straight into its fields: the error says where the bad value is.
+    assert!(
+        error(" \n {\"rule\": 5, \"priority\": \"Error\"}").contains("line 2 column"),
+        "{}",
+        error(" \n {\"rule\": 5}")
+    );
+    assert!(error(r#"[{"rule": 5, "priority": "Error"}]"#).starts_with("[0]"));
     assert!(
         error(r#"[{"rule": "r", "priority": "Error"}, {"rule": "r"}]"#).starts_with("[1].priority")
     );
