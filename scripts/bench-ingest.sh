@@ -258,16 +258,31 @@ dedup_count() {
 }
 
 # ---- 5. load ------------------------------------------------------------------------------
+CLK_TCK="$(getconf CLK_TCK)"
+# CPU time (user + system) the server process has used so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+pid_of() {
+  case "$1" in
+    zen) echo "$ZEN_PID" ;;
+    sidekick) echo "$SK_PID" ;;
+    zen-traced) echo "$TR_PID" ;;
+  esac
+}
+
 run_oha() { # side url concurrency run -> appends one JSON line
-  local side=$1 url=$2 conc=$3 run=$4 raw
+  local side=$1 url=$2 conc=$3 run=$4 raw pid cpu_before cpu_after
   raw="$RUN_DIR/oha-$side-c$conc-r$run.json"
+  pid="$(pid_of "$side")"
+  cpu_before="$(cpu_ticks "$pid")"
   timeout --signal=KILL $(( SECONDS_PER_RUN + 60 )) "$OHA" --no-tui "${OHA_JSON[@]}" \
     -z "${SECONDS_PER_RUN}s" -c "$conc" -m POST \
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -D "$PAYLOAD" \
     "$url" >"$raw" 2>"$raw.err" || die "oha failed ($side c=$conc run $run): $(head -c 500 "$raw.err")"
-  python3 - "$raw" "$side" "$conc" "$run" "$SECONDS_PER_RUN" "$OHA_VERSION" >>"$OUT" <<'PY'
+  cpu_after="$(cpu_ticks "$pid")"
+  python3 - "$raw" "$side" "$conc" "$run" "$SECONDS_PER_RUN" "$OHA_VERSION" \
+    "$(( cpu_after - cpu_before ))" "$CLK_TCK" >>"$OUT" <<'PY'
 import json, sys, time
-raw, side, conc, run, secs, oha = sys.argv[1:]
+raw, side, conc, run, secs, oha, ticks, tck = sys.argv[1:]
 d = json.load(open(raw))
 s, p = d["summary"], d.get("latencyPercentiles", {})
 ms = lambda v: None if v is None else round(v * 1000, 4)
@@ -279,6 +294,9 @@ print(json.dumps({
     "rps": s.get("requestsPerSec"), "p50_ms": ms(p.get("p50")), "p99_ms": ms(p.get("p99")),
     "success_rate": s.get("successRate"), "status_codes": codes,
     "errors": d.get("errorDistribution", {}),
+    # The server process's own CPU time over the run (not the collector's, not oha's).
+    "server_cpu_seconds": int(ticks) / int(tck),
+    "server_cpu_us_per_request": round(int(ticks) / int(tck) * 1e6 / max(1, sum(codes.values())), 2),
 }))
 PY
 }
