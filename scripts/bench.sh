@@ -17,7 +17,8 @@
 # Everything is built in release mode (CARGO_TARGET_DIR, default ~/.cache/zen-watcher/
 # cargo-target) and runs against a local kube-apiserver + etcd (scripts/cluster-up.sh
 # bench/.run/cluster, stopped at the end if started here). Results of earlier runs in
-# bench/out/ are moved to bench/out/previous/ first.
+# bench/out/ are moved to bench/out/previous/ first; with BENCH_ONLY, only the results of the
+# benchmarks it names are, and the report still shows the others' earlier results.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,11 +49,20 @@ else
 fi
 
 mkdir -p "$RUN_DIR" "$OUT"
-if compgen -G "$OUT/*" >/dev/null; then
-  rm -rf "$OUT/previous"
-  mkdir -p "$OUT/previous"
-  find "$OUT" -maxdepth 1 -type f -exec mv {} "$OUT/previous/" \;
-fi
+results_of() { # step -> its files in bench/out
+  case "$1" in
+    ingest) echo "ingest.jsonl sidekick-skipped.txt" ;;
+    write-rate | failover | memory) echo "$1.jsonl" ;;
+  esac
+}
+rm -rf "$OUT/previous"
+mkdir -p "$OUT/previous"
+for name in pipeline ingest write-rate failover memory; do
+  wants "$name" || continue
+  for file in $(results_of "$name"); do
+    [ ! -f "$OUT/$file" ] || mv "$OUT/$file" "$OUT/previous/"
+  done
+done
 
 STARTED_CLUSTER=0
 cleanup() {
@@ -90,7 +100,10 @@ step() { # name command...
   local name=$1 t0
   shift
   if ! wants "$name"; then
-    skip "$name" "not run (BENCH_ONLY=\"$ONLY\")"
+    local file kept=0
+    for file in $(results_of "$name"); do [ ! -f "$OUT/$file" ] || kept=1; done
+    [ "$name" != pipeline ] || [ ! -d "$CARGO_TARGET_DIR/criterion" ] || kept=1
+    [ "$kept" = 1 ] || skip "$name" "not run (BENCH_ONLY=\"$ONLY\")"
     return 0
   fi
   log "$name: running (log: bench/.run/$name.log)"

@@ -295,6 +295,15 @@ fn spans_are_exported_with_the_resource_and_logs_carry_their_ids() {
             .iter()
             .any(|kv| kv.key.as_str() == "source" && kv.value == Value::from("falco"))
     );
+    // Only what the watcher sets: no per-span code location, thread, target or busy/idle time
+    // (they cost CPU on every span and tell a dashboard nothing).
+    let keys: Vec<&str> = receive
+        .attributes
+        .iter()
+        .map(|kv| kv.key.as_str())
+        .collect();
+    assert_eq!(keys, ["source"]);
+    assert!(write.attributes.is_empty(), "{:?}", write.attributes);
     let resource = capture.resource().expect("resource handed to the exporter");
     assert_eq!(
         attribute(&resource, "service.name").as_deref(),
