@@ -473,7 +473,7 @@ where
                 .with_tracer(provider.tracer(INSTRUMENTATION_SCOPE))
                 // Only the attributes zen-watcher sets: the layer's defaults add eight more
                 // per span (code location, thread, target, busy/idle time), which cost a
-                // third of the tracing overhead per webhook request (BENCHMARKS.md).
+                // quarter to a third of the tracing overhead per webhook request (BENCHMARKS.md).
                 .with_location(false)
                 .with_threads(false)
                 .with_target(false)
