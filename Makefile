@@ -44,8 +44,9 @@ actionlint:
 	scripts/install-actionlint.sh
 	$(TOOLS_BIN)/actionlint -color=false .github/workflows/*.yml
 
-unit: ## Unit and binary tests (no cluster)
+unit: ## Unit and binary tests (no cluster), and the benchmark report's verdicts
 	cargo test --workspace --locked --exclude zen-watcher-e2e
+	python3 -m unittest discover -s bench -p 'test_*.py'
 
 crds: ## Regenerate the chart's CRD files from src/crd
 	rm -f $(CHART)/files/crds/*.yaml
