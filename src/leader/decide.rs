@@ -83,6 +83,17 @@ pub fn decide(
     }
 }
 
+/// How long a follower waits before its next attempt: the retry period, or less when the
+/// Lease expires sooner, so a holder that died is replaced right at expiry rather than up to a
+/// retry period later. (Renewals and releases wake followers earlier, through the Lease watch.)
+pub fn next_attempt_in(expires_at: Timestamp, now: Timestamp, retry_period: Duration) -> Duration {
+    let until_expiry = now
+        .duration_until(expires_at)
+        .try_into()
+        .unwrap_or(Duration::ZERO);
+    until_expiry.min(retry_period)
+}
+
 fn expires_at(lease: &LeaseView, ours: Duration) -> Option<Timestamp> {
     let since = lease.renew_time.or(lease.acquire_time)?;
     let duration = lease.lease_duration.unwrap_or(ours);
@@ -116,6 +127,26 @@ mod tests {
             holder: holder.into(),
             expires_at: at(expires),
         }
+    }
+
+    #[test]
+    fn a_follower_retries_at_expiry_when_that_comes_before_the_retry_period() {
+        let retry = Duration::from_secs(2);
+        assert_eq!(next_attempt_in(at(115), at(100), retry), retry);
+        assert_eq!(
+            next_attempt_in(at(115), at(114), retry),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            next_attempt_in(at(115), at(115), retry),
+            Duration::ZERO,
+            "at expiry: at once"
+        );
+        assert_eq!(
+            next_attempt_in(at(115), at(120), retry),
+            Duration::ZERO,
+            "past expiry (clock moved on): at once"
+        );
     }
 
     #[test]

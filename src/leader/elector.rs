@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use super::decide::{Action, LeaseView, decide};
+use super::decide::{Action, LeaseView, decide, next_attempt_in};
 use super::{ElectionConfig, Fence, State, Term, record};
 use crate::metrics::Metrics;
 
@@ -122,6 +122,7 @@ impl Elector {
         let mut changes = lease_changes(self.api.clone(), &self.config.lease_name);
         let mut failures = 0u32;
         loop {
+            let mut wait = self.config.retry_period;
             let attempt = tokio::select! {
                 () = self.shutdown.cancelled() => return None,
                 attempt = timeout(self.config.renew_deadline, self.try_acquire()) => attempt,
@@ -130,6 +131,7 @@ impl Elector {
                 Ok(Ok(Attempt::Won(held))) => return Some(*held),
                 Ok(Ok(Attempt::Follow { holder, expires_at })) => {
                     failures = 0;
+                    wait = next_attempt_in(expires_at, Timestamp::now(), wait);
                     debug!(%identity, %holder, %expires_at, "following the leader");
                 }
                 Ok(Ok(Attempt::Raced)) => debug!(%identity, "another replica took the Lease first"),
@@ -144,7 +146,7 @@ impl Elector {
             }
             tokio::select! {
                 () = self.shutdown.cancelled() => return None,
-                () = sleep(self.config.retry_period) => {}
+                () = sleep(wait) => {}
                 () = next_change(&mut changes) => {}
             }
         }
