@@ -152,15 +152,18 @@ pub fn lookup_value<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn event() -> Event {
+impl Event {
+    /// A test event about Pod `shop/web-1`: a runtime security occurrence of `source` with
+    /// `severity` and `details` (a JSON object), fingerprint `fp`, detected at the epoch.
+    pub(crate) fn about_pod_for_tests(
+        source: &str,
+        severity: Severity,
+        details: serde_json::Value,
+    ) -> Event {
         Event {
-            source: "falco".into(),
+            source: source.into(),
             category: Category::Security,
-            severity: Severity::High,
+            severity,
             event_type: "runtime_alert".into(),
             resource: Some(ResourceRef {
                 api_version: Some("v1".into()),
@@ -168,10 +171,7 @@ mod tests {
                 name: Some("web-1".into()),
                 namespace: Some("shop".into()),
             }),
-            details: json!({"rule": "Shell", "output_fields": {"k8s.pod.name": "web-1", "n": [1, {"x": 2}]}})
-                .as_object()
-                .cloned()
-                .unwrap(),
+            details: details.as_object().cloned().unwrap_or_default(),
             detected_at: Timestamp::UNIX_EPOCH,
             fingerprint: "fp".into(),
             title: None,
@@ -179,11 +179,24 @@ mod tests {
             ttl: None,
             ingester: None,
             kind: EventKind::Occurrence,
-            facts: Facts {
-                rule: Some("Shell".into()),
-                ..Default::default()
-            },
+            facts: Facts::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event() -> Event {
+        let mut e = Event::about_pod_for_tests(
+            "falco",
+            Severity::High,
+            json!({"rule": "Shell", "output_fields": {"k8s.pod.name": "web-1", "n": [1, {"x": 2}]}}),
+        );
+        e.facts.rule = Some("Shell".into());
+        e
     }
 
     #[test]

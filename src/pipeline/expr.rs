@@ -967,9 +967,6 @@ fn contains_ignore_case(hay: &str, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::ResourceRef;
-    use crate::event::{EventKind, Facts};
-    use k8s_openapi::jiff::Timestamp;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -984,30 +981,10 @@ mod tests {
             "output_fields": {"k8s.pod.name": "web-1", "user.name": "root"},
             "tags": ["mitre", "shell"],
         });
-        Event {
-            source: "falco".into(),
-            category: Category::Security,
-            severity: Severity::High,
-            event_type: "runtime_alert".into(),
-            resource: Some(ResourceRef {
-                api_version: Some("v1".into()),
-                kind: Some("Pod".into()),
-                name: Some("web-1".into()),
-                namespace: Some("shop".into()),
-            }),
-            details: details.as_object().cloned().unwrap_or_default(),
-            detected_at: Timestamp::UNIX_EPOCH,
-            fingerprint: "fp".into(),
-            title: Some("Shell spawned".into()),
-            description: None,
-            ttl: None,
-            ingester: None,
-            kind: EventKind::Occurrence,
-            facts: Facts {
-                rule: Some("Terminal shell in container".into()),
-                ..Default::default()
-            },
-        }
+        let mut e = Event::about_pod_for_tests("falco", Severity::High, details);
+        e.title = Some("Shell spawned".into());
+        e.facts.rule = Some("Terminal shell in container".into());
+        e
     }
 
     fn eval(text: &str) -> bool {

@@ -624,35 +624,14 @@ impl Rules {
 mod tests {
     use super::*;
     use crate::crd::ResourceRef;
-    use crate::event::{EventKind, Facts};
-    use k8s_openapi::jiff::Timestamp;
+    use crate::event::EventKind;
     use serde_json::json;
 
     const PRODUCTION: &str = include_str!("../../tests/fixtures/filter/production.json");
     const QUIET: &str = include_str!("../../tests/fixtures/filter/quiet-cluster.json");
 
     fn event(source: &str, severity: Severity) -> Event {
-        Event {
-            source: source.into(),
-            category: Category::Security,
-            severity,
-            event_type: "runtime_alert".into(),
-            resource: Some(ResourceRef {
-                api_version: Some("v1".into()),
-                kind: Some("Pod".into()),
-                name: Some("web-1".into()),
-                namespace: Some("shop".into()),
-            }),
-            details: serde_json::Map::new(),
-            detected_at: Timestamp::UNIX_EPOCH,
-            fingerprint: "fp".into(),
-            title: None,
-            description: None,
-            ttl: None,
-            ingester: None,
-            kind: EventKind::Occurrence,
-            facts: Facts::default(),
-        }
+        Event::about_pod_for_tests(source, severity, json!({}))
     }
 
     fn falco(severity: Severity, rule: &str) -> Event {
