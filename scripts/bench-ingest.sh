@@ -53,6 +53,8 @@ OHA_VERSION=1.16.0
 FALCOSIDEKICK_REF=00175fbaafccd0a042d2321d3ac8b6bbbed0d93d
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/cluster.sh
+source "$REPO_ROOT/scripts/lib/cluster.sh"
 CACHE="${ZEN_CACHE_DIR:-$HOME/.cache/zen-watcher}"
 RUN_DIR="$REPO_ROOT/bench/.run"
 CLUSTER_DIR="$RUN_DIR/cluster"
@@ -158,15 +160,8 @@ ZEN_BIN="$CARGO_TARGET_DIR/release/zen-watcher"
 KUBECTL="$REPO_ROOT/.tools/bin/kubectl"
 [ -x "$KUBECTL" ] || "$REPO_ROOT/scripts/install-tools.sh" >&2 || die "install-tools.sh failed"
 
-if [ -f "$CLUSTER_DIR/controlplane.pid" ] && kill -0 "$(cat "$CLUSTER_DIR/controlplane.pid")" 2>/dev/null; then
-  log "reusing the control plane in $CLUSTER_DIR (left running at the end)"
-else
-  STARTED_CLUSTER=1
-fi
-up_out="$("$REPO_ROOT/scripts/cluster-up.sh" "$CLUSTER_DIR")" || die "cluster-up.sh failed"
-KUBECONFIG="$(printf '%s\n' "$up_out" | sed -n 's/^export KUBECONFIG=//p' | tail -n 1)"
-[ -n "$KUBECONFIG" ] || die "cluster-up.sh printed no KUBECONFIG"
-export KUBECONFIG
+cluster_up_or_reuse "$CLUSTER_DIR" || die "cluster-up.sh failed"
+[ "$STARTED_CLUSTER" = 1 ] || log "reusing the control plane in $CLUSTER_DIR (left running at the end)"
 (cd "$REPO_ROOT" && cargo run --locked -q -p crd-gen) | "$KUBECTL" apply -f - >&2 || die "applying the CRDs failed"
 
 # ---- 4. start both servers ---------------------------------------------------------------

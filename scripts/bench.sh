@@ -22,6 +22,8 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/cluster.sh
+source "$REPO_ROOT/scripts/lib/cluster.sh"
 CACHE="${ZEN_CACHE_DIR:-$HOME/.cache/zen-watcher}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/cargo-target}"
 RUN_DIR="$REPO_ROOT/bench/.run"
@@ -80,15 +82,8 @@ export ZEN_WATCHER_BIN="$CARGO_TARGET_DIR/release/zen-watcher"
 ZEN_BENCH="$CARGO_TARGET_DIR/release/zen-bench"
 [ -x "$REPO_ROOT/.tools/bin/kubectl" ] || "$REPO_ROOT/scripts/install-tools.sh" >&2 || die "install-tools.sh failed"
 
-if [ -f "$CLUSTER_DIR/controlplane.pid" ] && kill -0 "$(cat "$CLUSTER_DIR/controlplane.pid")" 2>/dev/null; then
-  log "reusing the control plane in $CLUSTER_DIR"
-else
-  STARTED_CLUSTER=1
-fi
-up_out="$("$REPO_ROOT/scripts/cluster-up.sh" "$CLUSTER_DIR")" || die "cluster-up.sh failed"
-KUBECONFIG="$(printf '%s\n' "$up_out" | sed -n 's/^export KUBECONFIG=//p' | tail -n 1)"
-[ -n "$KUBECONFIG" ] || die "cluster-up.sh printed no KUBECONFIG"
-export KUBECONFIG
+cluster_up_or_reuse "$CLUSTER_DIR" || die "cluster-up.sh failed"
+[ "$STARTED_CLUSTER" = 1 ] || log "reusing the control plane in $CLUSTER_DIR (left running at the end)"
 
 FAILED=()
 SKIPPED_JSON="$RUN_DIR/skipped.jsonl"
