@@ -7,16 +7,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::json;
 use zen_watcher_e2e::replicas::lease_holder;
 use zen_watcher_e2e::{
     Signal, TestNamespace, admin_client, apply_crds, apply_report_crds, wait_until,
 };
 
 use crate::output::{Results, median};
-use crate::watchers::{self, Running};
-
-const INFORMERS_RUNNING: &str = "\"watching reports\"";
+use crate::watchers::{self, Running, informer_starts};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -51,14 +49,17 @@ pub async fn run(args: Args, out: &Results, logs: &Path) -> anyhow::Result<()> {
             running,
         });
     }
-    let leader = current_leader(&client, &home.name, &replicas, &[]).await?;
-    wait_informers(&replicas[leader], 0, kinds).await?;
+    let leader = current_leader(&client, &home.name, &replicas).await?;
+    watchers::wait_informers(&replicas[leader].running.process, kinds).await?;
 
     for (kind, signal) in [("graceful", Signal::Term), ("sigkill", Signal::Kill)] {
         let mut times = Vec::new();
         for run in 1..=args.runs {
-            let old = current_leader(&client, &home.name, &replicas, &[]).await?;
-            let before: Vec<usize> = replicas.iter().map(|r| informer_lines(r).len()).collect();
+            let old = current_leader(&client, &home.name, &replicas).await?;
+            let before: Vec<usize> = replicas
+                .iter()
+                .map(|r| informer_starts(&r.running.process).len())
+                .collect();
             let signalled_at = Timestamp::now();
             replicas[old].running.process.signal(signal)?;
             let (new, running_at) = wait_for_new_informers(&replicas, old, &before, kinds).await?;
@@ -123,54 +124,17 @@ async fn start(
     .await
 }
 
-/// The index of the replica holding the Lease (other than `not`), waiting up to 60 s.
+/// The index of the replica holding the Lease, waiting up to 60 s.
 async fn current_leader(
     client: &kube::Client,
     home: &str,
     replicas: &[Replica],
-    not: &[usize],
 ) -> anyhow::Result<usize> {
     wait_until("a leader", Duration::from_secs(60), || async {
-        Ok(lease_holder(client, home).await.and_then(|holder| {
-            replicas
-                .iter()
-                .position(|r| r.identity == holder)
-                .filter(|i| !not.contains(i))
-        }))
+        Ok(lease_holder(client, home)
+            .await
+            .and_then(|holder| replicas.iter().position(|r| r.identity == holder)))
     })
-    .await
-}
-
-/// Timestamps of the replica's "watching reports" log lines, in order.
-fn informer_lines(replica: &Replica) -> Vec<Timestamp> {
-    replica
-        .running
-        .process
-        .log()
-        .lines()
-        .filter(|l| l.contains(INFORMERS_RUNNING))
-        .filter_map(log_timestamp)
-        .collect()
-}
-
-fn log_timestamp(line: &str) -> Option<Timestamp> {
-    let json: Value = serde_json::from_str(line).ok()?;
-    json["timestamp"].as_str()?.parse().ok()
-}
-
-async fn wait_informers(
-    replica: &Replica,
-    before: usize,
-    kinds: usize,
-) -> anyhow::Result<Timestamp> {
-    wait_until(
-        "the leader's informers",
-        Duration::from_secs(60),
-        || async {
-            let lines = informer_lines(replica);
-            Ok(lines.get(before + kinds - 1).copied())
-        },
-    )
     .await
 }
 
@@ -190,24 +154,11 @@ async fn wait_for_new_informers(
                 if i == old {
                     return None;
                 }
-                informer_lines(r)
+                informer_starts(&r.running.process)
                     .get(before[i] + kinds - 1)
                     .map(|ts| (i, *ts))
             }))
         },
     )
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::log_timestamp;
-
-    #[test]
-    fn reads_the_timestamp_of_a_json_log_line() {
-        let line = r#"{"timestamp":"2026-11-27T01:05:50.967436Z","level":"INFO","message":"watching reports"}"#;
-        let ts = log_timestamp(line).unwrap();
-        assert_eq!(ts.to_string(), "2026-11-27T01:05:50.967436Z");
-        assert_eq!(log_timestamp("not json"), None);
-    }
 }

@@ -15,7 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 const RETRY_PAUSE: Duration = Duration::from_millis(20);
-const MAX_ATTEMPTS: u32 = 500;
+const MAX_RETRIES: usize = 500;
 
 pub struct Posted {
     pub elapsed: Duration,
@@ -59,7 +59,7 @@ pub async fn post_all(
                     let response = client.request(request).await?;
                     let status = response.status().as_u16();
                     response.into_body().collect().await?;
-                    if (status == 503 || status == 429) && retries < MAX_ATTEMPTS as usize {
+                    if (status == 503 || status == 429) && retries < MAX_RETRIES {
                         retries += 1;
                         tokio::time::sleep(RETRY_PAUSE).await;
                         continue;

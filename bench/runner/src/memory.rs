@@ -8,16 +8,15 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::api::{Api, ObjectMeta, PostParams};
 use serde_json::json;
-use zen_watcher::crd::Observation;
 use zen_watcher_e2e::{
     Signal, TestNamespace, admin_client, apply_crds, apply_report_crds, wait_until,
 };
 
 use crate::output::Results;
 use crate::process::rss;
-use crate::watchers::{self, Running, metric_sum};
+use crate::watchers::{self, delete_observations, metric_sum};
 use crate::{alerts, load, reports};
 
 /// A global expression no event satisfies.
@@ -58,7 +57,7 @@ pub async fn run(args: Args, out: &Results, logs: &Path) -> anyhow::Result<()> {
     // Idle, then a burst of webhook events.
     let home = TestNamespace::create(&client, "bench-mem").await?;
     let mut watcher = watchers::start("mem-webhooks", &home.name, false, &[], &logs).await?;
-    informers_running(&mut watcher, kinds)?;
+    watchers::wait_informers(&watcher.process, kinds).await?;
     tokio::time::sleep(SETTLE).await;
     let idle = rss(watcher.process.pid())?;
     out.append(
@@ -100,7 +99,7 @@ pub async fn run(args: Args, out: &Results, logs: &Path) -> anyhow::Result<()> {
     watcher
         .process
         .stop(Signal::Term, Duration::from_secs(60))?;
-    empty(&client, &events.name).await?;
+    delete_observations(&client, &events.name).await?;
 
     // Reports: created first, then a fresh watcher lists and watches them.
     let reports_ns = TestNamespace::create(&client, "bench-mem-reports").await?;
@@ -128,7 +127,7 @@ pub async fn run(args: Args, out: &Results, logs: &Path) -> anyhow::Result<()> {
         }
         let start = Instant::now();
         let mut watcher = watchers::start(phase, &home.name, false, &[], &logs).await?;
-        informers_running(&mut watcher, kinds)?;
+        watchers::wait_informers(&watcher.process, kinds).await?;
         let expected_findings = args.reports * args.vulnerabilities;
         let expected_written = if filter.is_some() {
             0
@@ -181,29 +180,10 @@ pub async fn run(args: Args, out: &Results, logs: &Path) -> anyhow::Result<()> {
         watcher
             .process
             .stop(Signal::Term, Duration::from_secs(60))?;
-        empty(&client, &reports_ns.name).await?;
+        delete_observations(&client, &reports_ns.name).await?;
     }
     reports::delete_all(&client, &reports_ns.name).await?;
     Ok(())
-}
-
-fn informers_running(watcher: &mut Running, kinds: usize) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let count = watcher
-            .process
-            .log()
-            .matches("\"watching reports\"")
-            .count();
-        if count >= kinds {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "informers not running after 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 async fn filter_configmap(client: &Client, ns: &str, rules: &str) -> anyhow::Result<()> {
@@ -217,13 +197,6 @@ async fn filter_configmap(client: &Client, ns: &str, rules: &str) -> anyhow::Res
     };
     Api::<ConfigMap>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &cm)
-        .await?;
-    Ok(())
-}
-
-async fn empty(client: &Client, ns: &str) -> anyhow::Result<()> {
-    Api::<Observation>::namespaced(client.clone(), ns)
-        .delete_collection(&DeleteParams::default(), &ListParams::default())
         .await?;
     Ok(())
 }

@@ -1,11 +1,21 @@
-//! Release watcher processes for the benchmarks, and their metrics.
+//! Release watcher processes for the benchmarks: start, informers, metrics, and emptying the
+//! namespaces they wrote to.
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
+use k8s_openapi::jiff::Timestamp;
+use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams};
+use serde_json::Value;
+use zen_watcher::crd::Observation;
 use zen_watcher_e2e::http::get;
 use zen_watcher_e2e::replicas::ready;
-use zen_watcher_e2e::{WatcherProcess, admin_kubeconfig_path};
+use zen_watcher_e2e::{WatcherProcess, admin_kubeconfig_path, wait_until};
+
+/// The log line a leader writes when the informer of one report kind runs.
+const INFORMER_RUNNING: &str = "\"watching reports\"";
 
 pub const TOKEN: &str = "bench";
 
@@ -53,6 +63,37 @@ pub async fn start(
     })
 }
 
+/// When each informer of the process started (its "watching reports" log lines), in order.
+pub fn informer_starts(process: &WatcherProcess) -> Vec<Timestamp> {
+    process
+        .log()
+        .lines()
+        .filter(|l| l.contains(INFORMER_RUNNING))
+        .filter_map(log_timestamp)
+        .collect()
+}
+
+/// Waits (up to 60 s) until the process has started `count` informers.
+pub async fn wait_informers(process: &WatcherProcess, count: usize) -> anyhow::Result<()> {
+    wait_until("the informers", Duration::from_secs(60), || async {
+        Ok((informer_starts(process).len() >= count).then_some(()))
+    })
+    .await
+}
+
+fn log_timestamp(line: &str) -> Option<Timestamp> {
+    let json: Value = serde_json::from_str(line).ok()?;
+    json["timestamp"].as_str()?.parse().ok()
+}
+
+/// Deletes every Observation in `ns` (between runs, so etcd holds the same for each side).
+pub async fn delete_observations(client: &Client, ns: &str) -> anyhow::Result<()> {
+    Api::<Observation>::namespaced(client.clone(), ns)
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await?;
+    Ok(())
+}
+
 /// The sum of every sample of `metric` whose labels contain all of `labels` (`k="v"` pairs).
 pub async fn metric_sum(metrics: SocketAddr, metric: &str, labels: &[&str]) -> anyhow::Result<f64> {
     let text = get(metrics, "/metrics").await?.body;
@@ -75,7 +116,15 @@ fn sum_samples(text: &str, metric: &str, labels: &[&str]) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::sum_samples;
+    use super::{log_timestamp, sum_samples};
+
+    #[test]
+    fn reads_the_timestamp_of_a_json_log_line() {
+        let line = r#"{"timestamp":"2026-11-27T01:05:50.967436Z","level":"INFO","message":"watching reports"}"#;
+        let ts = log_timestamp(line).unwrap();
+        assert_eq!(ts.to_string(), "2026-11-27T01:05:50.967436Z");
+        assert_eq!(log_timestamp("not json"), None);
+    }
 
     #[test]
     fn sums_the_matching_series_only() {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, PostParams};
 use serde_json::json;
 use zen_watcher::crd::Observation;
 use zen_watcher::writer::{ObservationSettings, build};
@@ -57,7 +57,7 @@ pub async fn run(args: Args, out: &Results, logs: &Path) -> anyhow::Result<()> {
     let warm = TestNamespace::create(&client, "bench-warm").await?;
     zen_side(&watcher, &warm.name, 200, args.post_concurrency).await?;
     bare_side(&client, &settings, &warm.name, 200, args.concurrency, 200).await?;
-    empty(&client, &warm.name).await?;
+    watchers::delete_observations(&client, &warm.name).await?;
 
     let mut ratios = Vec::new();
     for run in 1..=args.runs {
@@ -98,7 +98,7 @@ pub async fn run(args: Args, out: &Results, logs: &Path) -> anyhow::Result<()> {
                     "concurrency": args.concurrency, "seconds": seconds, "rate": rate,
                 }),
             )?;
-            empty(&client, &ns.name).await?;
+            watchers::delete_observations(&client, &ns.name).await?;
         }
         ratios.push(rates[0] / rates[1]);
     }
@@ -188,11 +188,4 @@ async fn bare_side(
         failed[0]
     );
     Ok(seconds)
-}
-
-async fn empty(client: &Client, ns: &str) -> anyhow::Result<()> {
-    let api: Api<Observation> = Api::namespaced(client.clone(), ns);
-    api.delete_collection(&DeleteParams::default(), &ListParams::default())
-        .await?;
-    Ok(())
 }
