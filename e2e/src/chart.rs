@@ -68,6 +68,27 @@ pub fn template(namespace: &str, extra: &[&str]) -> anyhow::Result<Output> {
     helm_output(None, &args)
 }
 
+/// The documents [`template`] renders into `namespace` with `extra` flags, parsed; panics with
+/// helm's stderr when rendering fails (for tests).
+pub fn render(namespace: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let out = template(namespace, extra).expect("running helm template");
+    assert!(
+        out.status.success(),
+        "helm template {extra:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split("\n---")
+        .filter_map(|doc| serde_saphyr::from_str::<serde_json::Value>(doc).ok())
+        .filter(|v| v.is_object())
+        .collect()
+}
+
+/// The rendered documents of `kind`.
+pub fn find<'a>(docs: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    docs.iter().filter(|d| d["kind"] == kind).collect()
+}
+
 /// A chart release whose pods run as local processes.
 pub struct Release {
     pub namespace: String,

@@ -17,6 +17,7 @@ use kube::Client;
 use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchParams};
 use serde_json::{Value, json};
 use zen_watcher::crd::Observation;
+use zen_watcher_e2e::chart::find;
 use zen_watcher_e2e::{
     ControlPlane, client_from_kubeconfig, kubeconfig_for_token, mint_token, wait_established,
 };
@@ -38,21 +39,7 @@ fn template(extra: &[&str]) -> Output {
 
 /// The rendered documents, parsed.
 fn render(extra: &[&str]) -> Vec<Value> {
-    let out = template(extra);
-    assert!(
-        out.status.success(),
-        "helm template {extra:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .split("\n---")
-        .filter_map(|doc| serde_saphyr::from_str::<Value>(doc).ok())
-        .filter(|v| v.is_object())
-        .collect()
-}
-
-fn find<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    docs.iter().filter(|d| d["kind"] == kind).collect()
+    zen_watcher_e2e::chart::render(NS, extra)
 }
 
 fn deployment(docs: &[Value]) -> &Value {

@@ -6,6 +6,7 @@
 use std::process::Output;
 
 use serde_json::Value;
+use zen_watcher_e2e::chart::find;
 
 const NS: &str = "zen-system";
 
@@ -21,22 +22,11 @@ fn template(extra: &[&str]) -> Output {
     zen_watcher_e2e::chart::template(NS, &args).unwrap()
 }
 
+/// The rendered documents, with `webhook.existingSecret` (so `lookup` is not needed).
 fn render(extra: &[&str]) -> Vec<Value> {
-    let out = template(extra);
-    assert!(
-        out.status.success(),
-        "helm template {extra:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .split("\n---")
-        .filter_map(|doc| serde_saphyr::from_str::<Value>(doc).ok())
-        .filter(|v| v.is_object())
-        .collect()
-}
-
-fn find<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    docs.iter().filter(|d| d["kind"] == kind).collect()
+    let mut args = vec!["--set", "webhook.existingSecret=x"];
+    args.extend_from_slice(extra);
+    zen_watcher_e2e::chart::render(NS, &args)
 }
 
 fn one<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
