@@ -13,6 +13,21 @@ use serde_json::{Value, json};
 use crate::http::get;
 use crate::wait_until;
 
+/// `helm --set` flags for tests of running replicas: short Lease timings and drain (failover
+/// within seconds) and the watcher's debug logs.
+pub const QUICK_FAILOVER_VALUES: [&str; 10] = [
+    "--set",
+    "leaderElection.leaseDuration=4s",
+    "--set",
+    "leaderElection.renewDeadline=3s",
+    "--set",
+    "leaderElection.retryPeriod=500ms",
+    "--set",
+    "shutdownDrainDelay=1s",
+    "--set",
+    "logLevel=info\\,zen_watcher=debug",
+];
+
 /// Where the watcher processes of a test write their logs.
 pub fn log_dir(test: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

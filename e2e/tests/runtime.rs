@@ -9,7 +9,7 @@ use serde_json::json;
 use zen_watcher::crd::Observation;
 use zen_watcher_e2e::chart::Release;
 use zen_watcher_e2e::http::{get, post};
-use zen_watcher_e2e::replicas::{falco_alert, log_dir, ready};
+use zen_watcher_e2e::replicas::{QUICK_FAILOVER_VALUES, falco_alert, log_dir, ready};
 use zen_watcher_e2e::{
     ControlPlane, Signal, TestNamespace, WatcherProcess, admin_client, admin_kubeconfig_path,
     apply_crds, apply_report_crds, client_from_kubeconfig, wait_until,
@@ -199,18 +199,7 @@ async fn deploy(replicas: usize, prefix: &str) -> Deployed {
         &client,
         &cp.kubeconfig,
         "zen-system",
-        &[
-            "--set",
-            "leaderElection.leaseDuration=4s",
-            "--set",
-            "leaderElection.renewDeadline=3s",
-            "--set",
-            "leaderElection.retryPeriod=500ms",
-            "--set",
-            "shutdownDrainDelay=1s",
-            "--set",
-            "logLevel=info\\,zen_watcher=debug",
-        ],
+        &QUICK_FAILOVER_VALUES,
     )
     .await
     .unwrap();

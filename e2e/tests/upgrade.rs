@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use zen_watcher::crd::Observation;
 use zen_watcher_e2e::chart::{Release, helm};
 use zen_watcher_e2e::http::{get, post};
-use zen_watcher_e2e::replicas::{falco_alert, lease_holder, log_dir, ready};
+use zen_watcher_e2e::replicas::{QUICK_FAILOVER_VALUES, falco_alert, lease_holder, log_dir, ready};
 use zen_watcher_e2e::{
     ControlPlane, Signal, TestNamespace, WatcherProcess, apply_report_crds, client_from_kubeconfig,
     wait_until,
@@ -114,20 +114,7 @@ async fn helm_upgrade_to_three_replicas_loses_no_webhook_and_keeps_one_leader() 
         &client,
         &cp.kubeconfig,
         RELEASE_NS,
-        &[
-            "--set",
-            "replicaCount=1",
-            "--set",
-            "leaderElection.leaseDuration=4s",
-            "--set",
-            "leaderElection.renewDeadline=3s",
-            "--set",
-            "leaderElection.retryPeriod=500ms",
-            "--set",
-            "shutdownDrainDelay=1s",
-            "--set",
-            "logLevel=info\\,zen_watcher=debug",
-        ],
+        &[&["--set", "replicaCount=1"][..], &QUICK_FAILOVER_VALUES].concat(),
     )
     .await
     .unwrap();
