@@ -122,13 +122,6 @@ pub struct Context {
     pub own_username: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Envelope {
-    kind: Option<String>,
-    items: Option<Vec<Value>>,
-}
-
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct Item {
@@ -209,22 +202,44 @@ struct SecurityContext {
 /// item that cannot be read is an error naming its index, so the apiserver's batch is refused
 /// as a whole only when it is malformed.
 pub fn parse(body: &[u8], context: &Context) -> Result<Batch, SourceError> {
-    let envelope: Value = serde_json::from_slice(body)?;
-    let Value::Object(_) = &envelope else {
+    // Read in place: an EventList may be many MiB, so only `items` is taken out of it.
+    let Value::Object(mut envelope) = serde_json::from_slice(body)? else {
         return Err(SourceError::invalid(
             "body",
             "expected an audit.k8s.io/v1 EventList or Event object",
         ));
     };
-    let head: Envelope = serde_json::from_value(envelope.clone())
-        .map_err(|e| SourceError::invalid("body", e.to_string()))?;
-    let items = match (head.kind.as_deref(), head.items) {
-        (Some("EventList") | None, Some(items)) => items,
-        (Some("Event"), _) => vec![envelope],
-        (Some("EventList") | None, None) => {
-            return Err(SourceError::invalid("items", "is required in an EventList"));
+    let kind = match envelope.get("kind") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(kind)) => Some(kind.clone()),
+        Some(other) => {
+            return Err(SourceError::invalid(
+                "kind",
+                format!(
+                    "expected a string, found {}",
+                    super::falco::json_kind(other)
+                ),
+            ));
         }
-        (Some(other), _) => {
+    };
+    let items = match kind.as_deref() {
+        Some("Event") => vec![Value::Object(envelope)],
+        Some("EventList") | None => match envelope.remove("items") {
+            Some(Value::Array(items)) => items,
+            None | Some(Value::Null) => {
+                return Err(SourceError::invalid("items", "is required in an EventList"));
+            }
+            Some(other) => {
+                return Err(SourceError::invalid(
+                    "items",
+                    format!(
+                        "expected an array, found {}",
+                        super::falco::json_kind(&other)
+                    ),
+                ));
+            }
+        },
+        Some(other) => {
             return Err(SourceError::invalid(
                 "kind",
                 format!("expected EventList or Event, found {other:?}"),

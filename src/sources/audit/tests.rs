@@ -272,6 +272,14 @@ fn malformed_batches_are_errors_naming_the_problem() {
         error(r#"{"kind":"EventList"}"#),
         "items: is required in an EventList"
     );
+    assert_eq!(
+        error(r#"{"kind":"EventList","items":{}}"#),
+        "items: expected an array, found an object"
+    );
+    assert_eq!(
+        error(r#"{"kind":5}"#),
+        "kind: expected a string, found a number"
+    );
     assert!(
         error(r#"{"kind":"EventList","items":[{"verb":5}]}"#).starts_with("items[0]: invalid type")
     );
