@@ -312,10 +312,13 @@ pub enum ConfigError {
     Parse(String),
 }
 
-/// What `load` returns besides a config: clap's own output for `--help` and `--version`.
+/// What `load` returns: a config to run, one to print (`--print-config`), or clap's own output
+/// for `--help` and `--version`.
 #[derive(Debug)]
 pub enum LoadOutcome {
     Run(Box<Config>),
+    /// `--print-config`: print the validated configuration (secrets redacted) and exit 0.
+    Print(Box<Config>),
     /// `--help` or `--version`: print and exit 0.
     Display(clap::Error),
 }
@@ -336,8 +339,15 @@ impl Config {
         T: Into<std::ffi::OsString> + Clone,
     {
         match Args::try_parse_from(args) {
-            Ok(args) => Self::from_args(args, service_account_namespace)
-                .map(|config| LoadOutcome::Run(Box::new(config))),
+            Ok(args) => {
+                let print = args.print_config;
+                let config = Box::new(Self::from_args(args, service_account_namespace)?);
+                Ok(if print {
+                    LoadOutcome::Print(config)
+                } else {
+                    LoadOutcome::Run(config)
+                })
+            }
             Err(err)
                 if matches!(
                     err.kind(),

@@ -6,6 +6,7 @@ use zen_watcher::{app, shutdown, telemetry};
 fn main() -> ExitCode {
     let config = match Config::load() {
         Ok(LoadOutcome::Run(config)) => config,
+        Ok(LoadOutcome::Print(config)) => return print_config(&config),
         Ok(LoadOutcome::Display(output)) => {
             let _ = output.print();
             return ExitCode::SUCCESS;
@@ -15,18 +16,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if config_printing_requested() {
-        return match serde_json::to_string_pretty(&config) {
-            Ok(json) => {
-                println!("{json}");
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("zen-watcher: printing the configuration: {err}");
-                ExitCode::FAILURE
-            }
-        };
-    }
     match run(*config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -36,8 +25,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn config_printing_requested() -> bool {
-    std::env::args().any(|a| a == "--print-config")
+fn print_config(config: &Config) -> ExitCode {
+    match serde_json::to_string_pretty(config) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("zen-watcher: printing the configuration: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[tokio::main]

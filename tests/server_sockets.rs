@@ -76,7 +76,7 @@ fn config(flags: &[&str]) -> Config {
     args.extend_from_slice(flags);
     match Config::load_from(args, Some("zen-system".into())).unwrap() {
         LoadOutcome::Run(config) => *config,
-        LoadOutcome::Display(_) => panic!("unexpected --help"),
+        other => panic!("unexpected {other:?}"),
     }
 }
 

@@ -34,7 +34,7 @@ fn config() -> Config {
     ];
     match Config::load_from(args, Some("zen-system".into())).unwrap() {
         LoadOutcome::Run(config) => *config,
-        LoadOutcome::Display(_) => unreachable!(),
+        other => unreachable!("{other:?}"),
     }
 }
 

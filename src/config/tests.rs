@@ -8,7 +8,7 @@ fn load(extra: &[&str]) -> Result<Config, ConfigError> {
     args.extend_from_slice(extra);
     match Config::load_from(args, None)? {
         LoadOutcome::Run(config) => Ok(*config),
-        LoadOutcome::Display(e) => panic!("unexpected help/version output: {e}"),
+        other => panic!("unexpected help/version/print output: {other:?}"),
     }
 }
 
@@ -349,4 +349,16 @@ fn configuration_table() -> String {
         ));
     }
     out
+}
+
+#[test]
+fn print_config_is_an_outcome_of_its_own_after_validation() {
+    let args = ["zen-watcher", "--pod-name", "zen-0", "--print-config"];
+    let outcome = Config::load_from(args, Some("ns".into())).unwrap();
+    let LoadOutcome::Print(config) = outcome else {
+        panic!("expected Print, got {outcome:?}");
+    };
+    assert_eq!(config.identity, "zen-0");
+    let invalid = ["zen-watcher", "--print-config", "--gc-interval", "soon"];
+    assert!(Config::load_from(invalid, Some("ns".into())).is_err());
 }
