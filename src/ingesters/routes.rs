@@ -35,7 +35,9 @@ pub(super) async fn run(
     let api: Api<Ingester> = Api::all(orchestrator.client.clone());
     let config = watcher::Config::default().page_size(PAGE_SIZE);
     let mut events = watcher::watcher(api, config).default_backoff().boxed();
-    let mut refresh = tokio::time::interval(orchestrator.settings.secret_refresh);
+    // The first refresh is one period after start: the initial list reads every Secret itself.
+    let period = orchestrator.settings.secret_refresh;
+    let mut refresh = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut state = State::default();
     loop {
@@ -82,7 +84,15 @@ async fn on_event(
             true
         }
         Ok(WatchEvent::Apply(ingester)) => {
-            if let Some(secret) = auth_secret(&ingester) {
+            // A status write (ours, after every event) leaves the spec's generation as it
+            // was: the Secret is then re-read only by the periodic refresh.
+            let same_spec = IngesterKey::of(&ingester)
+                .and_then(|key| state.ingesters.get(&key))
+                .is_some_and(|old| {
+                    old.metadata.generation.is_some()
+                        && old.metadata.generation == ingester.metadata.generation
+                });
+            if let Some(secret) = auth_secret(&ingester).filter(|_| !same_spec) {
                 let previous = state.secrets.remove(&secret);
                 let lookup = read_secret(client, &secret, previous).await;
                 state.secrets.insert(secret, lookup);
