@@ -10,7 +10,6 @@
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
@@ -21,13 +20,13 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::crd::Gvr;
+use crate::discovery::{DISCOVERY_INTERVAL, Discovered, discover};
 use crate::event::Event;
 use crate::ingest::{Delivery, Pipeline};
 use crate::sources::{kyverno, trivy};
 use crate::writer::{WriteQueue, Writer, observation_name};
 
-/// How often a missing report API is looked for again.
-pub const DISCOVERY_INTERVAL: Duration = Duration::from_secs(30);
 /// List page size: small, so a cluster with thousands of large reports never sits in memory.
 pub const PAGE_SIZE: u32 = 50;
 
@@ -105,10 +104,17 @@ pub async fn run(context: Context, cancel: CancellationToken) {
 async fn watch_when_served<R: FindingReport>(context: Context, cancel: CancellationToken) {
     let api_version = R::api_version(&());
     let plural = R::plural(&()).into_owned();
+    let gvr = Gvr {
+        group: R::group(&()).into_owned(),
+        version: R::version(&()).into_owned(),
+        resource: plural.clone(),
+    };
     loop {
-        match served(&context.client, &api_version, &plural).await {
-            Ok(true) => break,
-            Ok(false) => tracing::debug!(%api_version, %plural, "report API not served yet"),
+        match discover(&context.client, &gvr).await {
+            Ok(Discovered::Found { .. }) => break,
+            Ok(other) => {
+                tracing::debug!(%api_version, %plural, ?other, "report API not served (or not watchable) yet")
+            }
             Err(err) => tracing::warn!(%api_version, %plural, error = %err, "discovery failed"),
         }
         tokio::select! {
@@ -120,15 +126,6 @@ async fn watch_when_served<R: FindingReport>(context: Context, cancel: Cancellat
     tokio::select! {
         _ = cancel.cancelled() => {}
         _ = watch::<R>(&context) => {}
-    }
-}
-
-/// Whether the apiserver serves `plural` in `api_version` (`group/version`).
-async fn served(client: &Client, api_version: &str, plural: &str) -> Result<bool, kube::Error> {
-    match client.list_api_group_resources(api_version).await {
-        Ok(list) => Ok(list.resources.iter().any(|r| r.name == plural)),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-        Err(err) => Err(err),
     }
 }
 
@@ -207,24 +204,9 @@ async fn resolve<R: FindingReport>(context: &Context, report: &R, present: &BTre
         .resolve_vanished(&uid, present, Timestamp::now())
         .await
     {
-        Ok(resolved) if resolved.is_empty() => {}
-        Ok(resolved) => {
-            context.pipeline.forget_identities(&resolved);
-            context
-                .pipeline
-                .metrics
-                .written(&source_of::<R>(), "resolved", resolved.len() as u64);
-        }
+        Ok(resolved) => context.pipeline.resolved(&resolved),
         Err(err) => {
             tracing::warn!(report = %report.name_any(), error = %err, "resolving vanished findings failed")
         }
-    }
-}
-
-fn source_of<R: FindingReport>() -> String {
-    if R::group(&()) == "aquasecurity.github.io" {
-        trivy::SOURCE.to_string()
-    } else {
-        kyverno::SOURCE.to_string()
     }
 }

@@ -198,14 +198,17 @@ impl Pipeline {
         }
     }
 
-    /// Forgets identities whose Observations were just resolved (see `Admission::forget_identity`).
-    pub fn forget_identities(&self, identities: &[(String, String)]) {
+    /// Records Observations just resolved (`Writer::resolve_vanished`'s `(source, fingerprint)`
+    /// pairs): counted per source, and their identities forgotten by dedup (see
+    /// `Admission::forget_identity`) so a finding that comes back reaches the apiserver.
+    pub fn resolved(&self, identities: &[(String, String)]) {
         let mut admission = self
             .admission
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         for (source, fingerprint) in identities {
             admission.forget_identity(source, fingerprint);
+            self.metrics.written(source, "resolved", 1);
         }
     }
 

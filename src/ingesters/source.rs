@@ -2,11 +2,9 @@
 //! scope, each applied object through the pipeline, each deleted object's finding resolved.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 use tracing::Instrument;
 
 use futures::StreamExt;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DynamicObject};
 use kube::core::ApiResource;
@@ -22,10 +20,8 @@ use super::status::{Readiness, Reason};
 use super::tenancy::{self, WatchScope};
 use super::{PAGE_SIZE, Sinks, StillLeader};
 use crate::crd::Gvr;
+use crate::discovery::{DISCOVERY_INTERVAL, Discovered, discover};
 use crate::ingest::Delivery;
-
-/// How often an API that is not served (yet) is looked for again.
-pub const DISCOVERY_INTERVAL: Duration = Duration::from_secs(30);
 
 /// A source's readiness, for the leader to write.
 #[derive(Clone, Debug)]
@@ -35,50 +31,12 @@ pub(super) struct SourceReport {
     pub readiness: Readiness,
 }
 
-/// What discovery says about a GVR.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Discovered {
-    NotServed,
-    /// Served, but without `list` and `watch`.
-    NotWatchable,
-    Found {
-        resource: ApiResource,
-        namespaced: bool,
-    },
-}
-
 /// `group/version/resource`, or `version/resource` for the core API.
 pub fn gvr_text(gvr: &Gvr) -> String {
     if gvr.group.is_empty() {
         format!("{}/{}", gvr.version, gvr.resource)
     } else {
         format!("{}/{}/{}", gvr.group, gvr.version, gvr.resource)
-    }
-}
-
-/// Finds `gvr` in its group version's resource list.
-pub fn find_resource(list: &APIResourceList, gvr: &Gvr) -> Discovered {
-    let Some(found) = list.resources.iter().find(|r| r.name == gvr.resource) else {
-        return Discovered::NotServed;
-    };
-    let can = |verb: &str| found.verbs.iter().any(|v| v == verb);
-    if !(can("list") && can("watch")) {
-        return Discovered::NotWatchable;
-    }
-    let api_version = if gvr.group.is_empty() {
-        gvr.version.clone()
-    } else {
-        format!("{}/{}", gvr.group, gvr.version)
-    };
-    Discovered::Found {
-        resource: ApiResource {
-            group: gvr.group.clone(),
-            version: gvr.version.clone(),
-            api_version,
-            kind: found.kind.clone(),
-            plural: found.name.clone(),
-        },
-        namespaced: found.namespaced,
     }
 }
 
@@ -320,13 +278,7 @@ impl Source {
             .resolve_vanished(&uid, &BTreeSet::new(), Timestamp::now())
             .await
         {
-            Ok(resolved) if resolved.is_empty() => {}
-            Ok(resolved) => {
-                sinks.pipeline.forget_identities(&resolved);
-                for (source, _) in &resolved {
-                    sinks.pipeline.metrics.written(source, "resolved", 1);
-                }
-            }
+            Ok(resolved) => sinks.pipeline.resolved(&resolved),
             Err(err) => {
                 tracing::warn!(ingester = %self.key, object = %object.name_any(), error = %err, "resolving a deleted object's finding failed")
             }
@@ -344,21 +296,6 @@ pub fn object_value(object: &DynamicObject, resource: &ApiResource) -> Value {
             .or_insert_with(|| Value::String(resource.kind.clone()));
     }
     value
-}
-
-async fn discover(client: &Client, gvr: &Gvr) -> Result<Discovered, kube::Error> {
-    let listed = if gvr.group.is_empty() {
-        client.list_core_api_resources(&gvr.version).await
-    } else {
-        client
-            .list_api_group_resources(&format!("{}/{}", gvr.group, gvr.version))
-            .await
-    };
-    match listed {
-        Ok(list) => Ok(find_resource(&list, gvr)),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(Discovered::NotServed),
-        Err(err) => Err(err),
-    }
 }
 
 /// A root span per watched object event (informer events have no upstream trace).

@@ -9,11 +9,12 @@ use serde_json::{Value, json};
 use super::auth::{AuthError, SecretLookup, SecretRef, Secrets, resolve_auth};
 use super::leader::diff_sources;
 use super::plan::{IngesterKey, Plan, Revision, check_path, creation_order, plan};
-use super::source::{Discovered, find_resource, forbidden_message, watch_failure_readiness};
+use super::source::{forbidden_message, watch_failure_readiness};
 use super::status::{READY, Readiness, Reason, desired_status, next_status, status_patch};
 use super::tenancy::{ScopeError, WatchScope, check_resource_scope, watch_scope};
 use crate::config::parse_duration;
 use crate::crd::{Gvr, Ingester, IngesterState, IngesterStatus, WebhookAuth, WebhookAuthType};
+use crate::discovery::{Discovered, find_resource};
 use crate::server::IngesterAuth;
 
 const CLUSTER_NS: &str = "zen-system";
