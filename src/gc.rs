@@ -24,15 +24,6 @@ pub enum Expiry {
     ResolvedFinding,
 }
 
-impl Expiry {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Expiry::Occurrence => "ttl",
-            Expiry::ResolvedFinding => "resolved_ttl",
-        }
-    }
-}
-
 /// Whether `observation` has expired at `now`. `default_ttl` applies when the spec has none.
 pub fn expired(observation: &Observation, now: Timestamp, default_ttl: Duration) -> Option<Expiry> {
     let ttl_seconds = observation

@@ -91,11 +91,6 @@ impl Orchestrator {
         }
     }
 
-    /// The latest plan, once the first Ingester list has been routed.
-    pub fn plan(&self) -> Option<Arc<Plan>> {
-        self.plan.borrow().clone()
-    }
-
     /// Every replica, until `shutdown`: keeps the route table in sync with the Ingesters and
     /// sends `true` on `ready` once the first complete list is routed.
     pub async fn run_routes(

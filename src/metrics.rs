@@ -224,6 +224,16 @@ impl Metrics {
         }
     }
 
+    /// One webhook request answered with `code` on `endpoint`.
+    pub fn webhook_request(&self, endpoint: &str, code: u16) {
+        self.webhook_requests
+            .get_or_create(&crate::server::RequestLabels {
+                endpoint: endpoint.to_string(),
+                code,
+            })
+            .inc();
+    }
+
     pub fn written(&self, source: &str, outcome: &str, count: u64) {
         self.observations_written
             .get_or_create(&WrittenLabels {

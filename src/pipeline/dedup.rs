@@ -17,15 +17,6 @@ pub enum Dedup {
     Duplicate,
 }
 
-impl Dedup {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dedup::New => "new",
-            Dedup::Duplicate => "duplicate",
-        }
-    }
-}
-
 pub struct DedupCache {
     first_seen: LruCache<String, Instant>,
 }
@@ -39,18 +30,18 @@ impl DedupCache {
 
     /// Records `key` at `now` and says whether it is a duplicate within `window`. A zero
     /// window disables suppression for this event (and records nothing).
-    pub fn check(&mut self, key: &str, window: Duration, now: Instant) -> Dedup {
+    pub fn check(&mut self, key: String, window: Duration, now: Instant) -> Dedup {
         if window.is_zero() {
             return Dedup::New;
         }
-        if let Some(first) = self.first_seen.get_mut(key) {
+        if let Some(first) = self.first_seen.get_mut(&key) {
             if now.saturating_duration_since(*first) < window {
                 return Dedup::Duplicate;
             }
             *first = now;
             return Dedup::New;
         }
-        self.first_seen.put(key.to_string(), now);
+        self.first_seen.put(key, now);
         Dedup::New
     }
 
@@ -59,10 +50,12 @@ impl DedupCache {
         self.first_seen.pop(key);
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.first_seen.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.first_seen.is_empty()
     }
@@ -82,13 +75,13 @@ mod tests {
     fn repeats_within_the_window_are_duplicates() {
         let mut c = cache(10);
         let t0 = Instant::now();
-        assert_eq!(c.check("a", MINUTE, t0), Dedup::New);
+        assert_eq!(c.check("a".into(), MINUTE, t0), Dedup::New);
         assert_eq!(
-            c.check("a", MINUTE, t0 + Duration::from_secs(59)),
+            c.check("a".into(), MINUTE, t0 + Duration::from_secs(59)),
             Dedup::Duplicate
         );
         assert_eq!(
-            c.check("b", MINUTE, t0 + Duration::from_secs(1)),
+            c.check("b".into(), MINUTE, t0 + Duration::from_secs(1)),
             Dedup::New
         );
     }
@@ -97,14 +90,14 @@ mod tests {
     fn the_window_expires_and_restarts() {
         let mut c = cache(10);
         let t0 = Instant::now();
-        c.check("a", MINUTE, t0);
+        c.check("a".into(), MINUTE, t0);
         assert_eq!(
-            c.check("a", MINUTE, t0 + MINUTE),
+            c.check("a".into(), MINUTE, t0 + MINUTE),
             Dedup::New,
             "expired at exactly the window"
         );
         assert_eq!(
-            c.check("a", MINUTE, t0 + MINUTE + Duration::from_secs(30)),
+            c.check("a".into(), MINUTE, t0 + MINUTE + Duration::from_secs(30)),
             Dedup::Duplicate
         );
     }
@@ -113,15 +106,19 @@ mod tests {
     fn windows_can_differ_per_event() {
         let mut c = cache(10);
         let t0 = Instant::now();
-        c.check("a", Duration::from_secs(5), t0);
-        assert_eq!(
-            c.check("a", Duration::from_secs(5), t0 + Duration::from_secs(6)),
-            Dedup::New
-        );
-        c.check("b", Duration::from_secs(3600), t0);
+        c.check("a".into(), Duration::from_secs(5), t0);
         assert_eq!(
             c.check(
-                "b",
+                "a".into(),
+                Duration::from_secs(5),
+                t0 + Duration::from_secs(6)
+            ),
+            Dedup::New
+        );
+        c.check("b".into(), Duration::from_secs(3600), t0);
+        assert_eq!(
+            c.check(
+                "b".into(),
                 Duration::from_secs(3600),
                 t0 + Duration::from_secs(600)
             ),
@@ -133,8 +130,8 @@ mod tests {
     fn a_zero_window_disables_suppression() {
         let mut c = cache(10);
         let t0 = Instant::now();
-        assert_eq!(c.check("a", Duration::ZERO, t0), Dedup::New);
-        assert_eq!(c.check("a", Duration::ZERO, t0), Dedup::New);
+        assert_eq!(c.check("a".into(), Duration::ZERO, t0), Dedup::New);
+        assert_eq!(c.check("a".into(), Duration::ZERO, t0), Dedup::New);
         assert!(c.is_empty());
     }
 
@@ -142,22 +139,22 @@ mod tests {
     fn least_recently_used_entries_are_evicted_at_the_bound() {
         let mut c = cache(2);
         let t0 = Instant::now();
-        c.check("a", MINUTE, t0);
-        c.check("b", MINUTE, t0);
-        c.check("a", MINUTE, t0); // a is now the most recently used
-        c.check("c", MINUTE, t0); // evicts b
+        c.check("a".into(), MINUTE, t0);
+        c.check("b".into(), MINUTE, t0);
+        c.check("a".into(), MINUTE, t0); // a is now the most recently used
+        c.check("c".into(), MINUTE, t0); // evicts b
         assert_eq!(c.len(), 2);
-        assert_eq!(c.check("a", MINUTE, t0), Dedup::Duplicate);
-        assert_eq!(c.check("b", MINUTE, t0), Dedup::New, "b was evicted");
+        assert_eq!(c.check("a".into(), MINUTE, t0), Dedup::Duplicate);
+        assert_eq!(c.check("b".into(), MINUTE, t0), Dedup::New, "b was evicted");
     }
 
     #[test]
     fn forgetting_lets_a_retry_through() {
         let mut c = cache(10);
         let t0 = Instant::now();
-        c.check("a", MINUTE, t0);
+        c.check("a".into(), MINUTE, t0);
         c.forget("a");
-        assert_eq!(c.check("a", MINUTE, t0), Dedup::New);
+        assert_eq!(c.check("a".into(), MINUTE, t0), Dedup::New);
     }
 
     #[test]
@@ -165,7 +162,7 @@ mod tests {
         let mut c = cache(100);
         let t0 = Instant::now();
         for i in 0..10_000 {
-            c.check(&format!("k{i}"), MINUTE, t0);
+            c.check(format!("k{i}"), MINUTE, t0);
         }
         assert_eq!(c.len(), 100);
     }

@@ -82,7 +82,10 @@ impl Admission {
             Some(r) => r.dedup_window.unwrap_or(self.default_window),
             None => self.default_window,
         };
-        match self.dedup.check(&dedup_key(event), window, now) {
+        match self
+            .dedup
+            .check(identity_key(&event.source, &event.fingerprint), window, now)
+        {
             Dedup::New => Verdict::Write,
             Dedup::Duplicate => Verdict::Duplicate,
         }
@@ -97,10 +100,6 @@ impl Admission {
     pub fn forget_identity(&mut self, source: &str, fingerprint: &str) {
         self.dedup.forget(&identity_key(source, fingerprint));
     }
-}
-
-fn dedup_key(event: &Event) -> String {
-    identity_key(&event.source, &event.fingerprint)
 }
 
 /// Source and fingerprint: what the Observation name is derived from.

@@ -136,7 +136,7 @@ where
             if code >= 500 {
                 spans::record_error(&span, "the request's events were not all written");
             }
-            state.requests.count(&request.path, code);
+            state.metrics.webhook_request(&request.path, code);
             response
         }
         _ if !probe => reply::method_not_allowed("GET, HEAD"),

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 pub use conn::ConnInfo;
 pub use handlers::{AUDIT_PATH, FALCO_PATH, Serves, filter};
 pub use ingest::{Ingest, IngestFuture, PipelineIngest};
-pub use metrics::{RequestLabels, RequestMetrics};
+pub use metrics::RequestLabels;
 pub use readiness::Readiness;
 pub use routes::{IngesterAuth, IngesterRoute, RouteError, RouteTable};
 pub use tls::TlsError;
@@ -75,7 +75,6 @@ pub struct ServerState {
     auth: Auth,
     limits: Limits,
     limiter: RateLimiter,
-    requests: RequestMetrics,
 }
 
 impl ServerState {
@@ -90,9 +89,6 @@ impl ServerState {
             path: config.webhook_auth_token_file.clone().unwrap_or_default(),
             source,
         })?;
-        let requests = RequestMetrics {
-            requests: metrics.webhook_requests.clone(),
-        };
         Ok(Self {
             ingest,
             routes: RouteTable::new(),
@@ -105,7 +101,6 @@ impl ServerState {
                 audit_max_request_bytes: config.audit_max_request_bytes,
             },
             limiter: RateLimiter::new(config.webhook_rate_limit),
-            requests,
         })
     }
 
@@ -117,10 +112,6 @@ impl ServerState {
     /// The `/readyz` flag (a shared handle).
     pub fn readiness(&self) -> &Readiness {
         &self.readiness
-    }
-
-    pub fn request_metrics(&self) -> &RequestMetrics {
-        &self.requests
     }
 }
 
