@@ -12,6 +12,7 @@
 //! `OTEL_TRACES_SAMPLER[_ARG]` are honoured; the exporter reads the other `OTEL_EXPORTER_OTLP_*`
 //! variables (headers, timeout, ...) itself.
 
+#[cfg(test)]
 mod testing;
 
 use std::fmt;
@@ -37,6 +38,7 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::LogFormat;
 
+#[cfg(test)]
 pub use testing::SpanCapture;
 
 /// Default `service.name` when neither `OTEL_SERVICE_NAME` nor `OTEL_RESOURCE_ATTRIBUTES` names one.
@@ -230,6 +232,7 @@ impl TracingSettings {
     }
 
     /// A tracer provider sending every span synchronously to `exporter` when it ends (tests).
+    #[cfg(test)]
     pub fn provider_with_exporter<E: SpanExporter + 'static>(
         &self,
         exporter: E,
@@ -242,6 +245,7 @@ impl TracingSettings {
     }
 }
 
+#[cfg(test)]
 impl Default for TracingSettings {
     /// No endpoint, gRPC, `parentbased_always_on`, service.name and service.version only: for
     /// [`subscriber_with_exporter`].
@@ -349,6 +353,7 @@ pub struct TelemetryGuard {
 
 impl TelemetryGuard {
     /// Whether spans are exported.
+    #[cfg(test)]
     pub fn tracing_enabled(&self) -> bool {
         self.provider.is_some()
     }
@@ -393,6 +398,7 @@ pub fn init(log_level: &str, format: Option<LogFormat>) -> anyhow::Result<Teleme
 /// log lines (filtered by `log_level`) to `log_writer`, for tests: install it with
 /// `tracing::subscriber::with_default` or `set_default`, never globally. The guard shuts the
 /// provider down.
+#[cfg(test)]
 pub fn subscriber_with_exporter<E, W>(
     exporter: E,
     settings: &TracingSettings,
@@ -421,6 +427,7 @@ where
 
 /// The current span's trace id (32 hex digits), `None` outside an exported span or when traces
 /// are off. Unsampled spans have a trace id too.
+#[cfg(test)]
 pub fn trace_id_of_current_span() -> Option<String> {
     current_ids().map(|(trace_id, _)| trace_id.to_string())
 }
