@@ -209,8 +209,13 @@ impl Writer {
             if !open || present.contains(&name) {
                 continue;
             }
+            let identity = (
+                observation.spec.source.clone(),
+                observation.spec.fingerprint.clone().unwrap_or_default(),
+            );
             let api: Api<Observation> = Api::namespaced(self.client.clone(), &namespace);
-            let patched = update_status(&api, &name, |current| {
+            // The listed object is current enough for the first attempt (a conflict re-reads).
+            let patched = update_status(&api, &name, Some(observation), |current| {
                 let already = current.status.as_ref().and_then(|s| s.resolved_at.as_ref());
                 already
                     .is_none()
@@ -219,8 +224,7 @@ impl Writer {
             .await
             .map_err(|e| classify(&namespace, &name, e))?;
             if patched {
-                let fingerprint = observation.spec.fingerprint.clone().unwrap_or_default();
-                resolved.push((observation.spec.source.clone(), fingerprint));
+                resolved.push(identity);
             }
         }
         Ok(resolved)
@@ -233,7 +237,7 @@ async fn recur(
     seen_at: Timestamp,
 ) -> Result<Written, kube::Error> {
     let mut occurrences = 0;
-    update_status(api, name, |current| {
+    update_status(api, name, None, |current| {
         let status = current.status.clone().unwrap_or_default();
         occurrences = status.occurrences.unwrap_or(1) + 1;
         let seen_at = whole_seconds(seen_at);
@@ -248,7 +252,7 @@ async fn recur(
 }
 
 async fn reopen(api: &Api<Observation>, name: &str) -> Result<Written, kube::Error> {
-    let reopened = update_status(api, name, |current| {
+    let reopened = update_status(api, name, None, |current| {
         let resolved = current.status.as_ref().and_then(|s| s.resolved_at.as_ref());
         resolved.map(|_| json!({"resolvedAt": null}))
     })
@@ -260,11 +264,13 @@ async fn reopen(api: &Api<Observation>, name: &str) -> Result<Written, kube::Err
     })
 }
 
-/// Reads the Observation and, if `change` returns a status patch, applies it as a merge patch
-/// guarded by the resourceVersion it read; retries on conflict. Returns whether it patched.
+/// Reads the Observation (or starts from `known`, a copy just read) and, if `change` returns
+/// a status patch, applies it as a merge patch guarded by that resourceVersion; re-reads and
+/// retries on conflict. Returns whether it patched.
 async fn update_status<F>(
     api: &Api<Observation>,
     name: &str,
+    mut known: Option<Observation>,
     mut change: F,
 ) -> Result<bool, kube::Error>
 where
@@ -273,7 +279,10 @@ where
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let current = api.get(name).await?;
+        let current = match known.take() {
+            Some(observation) => observation,
+            None => api.get(name).await?,
+        };
         let Some(status) = change(&current) else {
             return Ok(false);
         };
