@@ -108,7 +108,7 @@ pub fn build(event: &Event, settings: &ObservationSettings) -> Observation {
 /// was cut is listed (as far as room allows) under [`TRUNCATED_KEY`]. The result is at most
 /// `max_bytes` long once serialised, for any `max_bytes` of 128 or more.
 pub fn cap_details(details: &Map<String, Value>, max_bytes: usize) -> Map<String, Value> {
-    let full = json_len(&Value::Object(details.clone()));
+    let full = json_len(details);
     if full <= max_bytes {
         return details.clone();
     }
@@ -118,7 +118,7 @@ pub fn cap_details(details: &Map<String, Value>, max_bytes: usize) -> Map<String
     let mut used = 2;
     let mut cut = Vec::new();
     for (key, value) in details {
-        let key_len = json_str_len(key) + 2;
+        let key_len = json_len(key) + 2;
         let size = key_len + json_len(value);
         if used + size <= budget {
             used += size;
@@ -131,7 +131,7 @@ pub fn cap_details(details: &Map<String, Value>, max_bytes: usize) -> Map<String
             let room = budget.saturating_sub(used + key_len) / 2;
             if room >= 64 {
                 let prefix = fit_json_prefix(text, room);
-                used += key_len + json_str_len(prefix);
+                used += key_len + json_len(prefix);
                 kept.insert(key.clone(), Value::String(prefix.to_string()));
             }
         }
@@ -140,7 +140,7 @@ pub fn cap_details(details: &Map<String, Value>, max_bytes: usize) -> Map<String
     marker.insert("originalBytes".into(), full.into());
     marker.insert("fields".into(), Value::Array(Vec::new()));
     kept.insert(TRUNCATED_KEY.into(), Value::Object(marker));
-    let mut size = json_len(&Value::Object(kept.clone()));
+    let mut size = json_len(&kept);
     for key in cut {
         let name = Value::String(truncate_str(key, 64).to_string());
         let grows = json_len(&name) + 1;
@@ -167,7 +167,7 @@ fn fit_json_prefix(text: &str, room: usize) -> &str {
     let (mut low, mut high) = (0, text.len().min(room));
     while low < high {
         let mid = low + (high - low).div_ceil(2);
-        if json_str_len(truncate_str(text, mid)) <= room {
+        if json_len(truncate_str(text, mid)) <= room {
             low = mid;
         } else {
             high = mid - 1;
@@ -176,20 +176,29 @@ fn fit_json_prefix(text: &str, room: usize) -> &str {
     truncate_str(text, low)
 }
 
-fn json_str_len(text: &str) -> usize {
-    json_len(&Value::String(text.to_string()))
-}
-
 /// Kubernetes times have whole seconds; rounding here keeps what we write equal to what we
 /// read back.
 pub fn whole_seconds(time: Timestamp) -> Timestamp {
     Timestamp::from_second(time.as_second()).unwrap_or(time)
 }
 
-fn json_len(value: &Value) -> usize {
-    serde_json::to_vec(value)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX / 4)
+/// The length of `value` serialised as JSON, counted without building the text.
+fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX / 4,
+    }
 }
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
