@@ -194,6 +194,13 @@ impl Metrics {
     }
 
     /// Counts a drop decided outside the filter (e.g. an audit item no rule matches).
+    /// An item its source dropped while parsing (e.g. an audit item no rule matches): it was
+    /// received and filtered, so both counters move together.
+    pub fn dropped_by_source(&self, source: &str, reason: &str) {
+        self.received(source);
+        self.filtered(source, reason, "source");
+    }
+
     pub fn filtered(&self, source: &str, reason: &str, scope: &str) {
         self.events_filtered
             .get_or_create(&FilteredLabels {

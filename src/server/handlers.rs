@@ -215,7 +215,7 @@ fn parse(state: &ServerState, hook: &Webhook, body: &[u8]) -> Result<Parsed, Sou
             for skip in &batch.skipped {
                 state
                     .metrics
-                    .filtered(audit::SOURCE, skip.as_str(), "source");
+                    .dropped_by_source(audit::SOURCE, skip.as_str());
             }
             Ok(Parsed {
                 events: batch.events,
