@@ -139,11 +139,7 @@ impl Pipeline {
             .unwrap_or_else(PoisonError::into_inner);
         let mut admitted = Vec::with_capacity(events.len());
         for event in events {
-            let ingester = event
-                .ingester
-                .as_ref()
-                .map(|i| format!("{}/{}", i.namespace, i.name));
-            let span = spans::event(&event.source, &event.fingerprint, ingester.as_deref());
+            let span = spans::event(&event.source, &event.fingerprint, event.ingester.as_ref());
             let _entered = span.enter();
             self.metrics.received(&event.source);
             let verdict = admit_one(&mut admission, &filter, &event, rules, now);

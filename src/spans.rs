@@ -8,6 +8,8 @@ use opentelemetry::propagation::Extractor;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::event::IngesterRef;
+
 /// The span of one webhook request, a child of the caller's trace when it sent `traceparent`.
 pub fn webhook(path: &str, headers: &HeaderMap) -> Span {
     let span = tracing::debug_span!(
@@ -37,13 +39,25 @@ pub fn informer(kind: &str, uid: &str, resource_version: &str) -> Span {
 }
 
 /// One event's span, a child of the request or informer span.
-pub fn event(source: &str, fingerprint: &str, ingester: Option<&str>) -> Span {
+pub fn event(source: &str, fingerprint: &str, ingester: Option<&IngesterRef>) -> Span {
     tracing::debug_span!(
         "event",
         zen.source = %source,
         zen.fingerprint = %fingerprint,
-        zen.ingester = ingester.unwrap_or(""),
+        zen.ingester = %IngesterName(ingester),
     )
+}
+
+/// `namespace/name` of an Ingester (empty without one), formatted only when a span records it.
+struct IngesterName<'a>(Option<&'a IngesterRef>);
+
+impl std::fmt::Display for IngesterName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(i) => write!(f, "{}/{}", i.namespace, i.name),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Marks `span` as failed (OpenTelemetry status Error) with `message`.
@@ -71,5 +85,20 @@ impl Extractor for Headers<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ingester_is_named_namespace_slash_name_and_nothing_without_one() {
+        let ingester = IngesterRef {
+            namespace: "shop".into(),
+            name: "argo".into(),
+        };
+        assert_eq!(IngesterName(Some(&ingester)).to_string(), "shop/argo");
+        assert_eq!(IngesterName(None).to_string(), "");
     }
 }
