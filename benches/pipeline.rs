@@ -10,15 +10,16 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use tracing_subscriber::layer::SubscriberExt;
+use zen_watcher::event::{Delivery, EventKind};
 use zen_watcher::pipeline::filter::FilterConfig;
-use zen_watcher::pipeline::{Admission, Verdict};
+use zen_watcher::pipeline::{Admission, Dedup, IdentityKey, ObservationRef, Settled};
 use zen_watcher::sources::falco;
 
 const ALERT: &str = r#"{"rule":"Terminal shell in container","priority":"Critical","time":"2026-11-26T10:00:00Z",
  "output":"A shell was spawned","output_fields":{"k8s.ns.name":"shop","k8s.pod.name":"web-1","container.name":"web"}}"#;
 
-/// A cache already holding 10k other fingerprints, as in steady state.
-fn full_admission() -> Admission {
+/// A cache already holding 10k written fingerprints, as in steady state.
+fn full_admission() -> Admission<()> {
     let mut admission = Admission::new(
         NonZeroUsize::new(10_000).unwrap(),
         Duration::from_secs(3600),
@@ -30,18 +31,39 @@ fn full_admission() -> Admission {
         let event = falco::parse(body.as_bytes(), "2026-11-26T10:00:00Z".parse().unwrap())
             .unwrap()
             .remove(0);
-        admission.admit(&filter, &event, None, now);
+        if let Ok(Dedup::New(ticket)) = admission.admit(&filter, &event, None, now, || ()) {
+            let settled = Settled {
+                observation: ObservationRef {
+                    namespace: "shop".into(),
+                    name: zen_watcher::writer::name_of(&event),
+                },
+                delivery: None,
+            };
+            admission.settle(&IdentityKey::of(&event), ticket, Some(settled));
+        }
     }
     admission
 }
 
-fn normalise_filter_dedup(admission: &mut Admission, filter: &FilterConfig) -> Verdict {
+/// What the webhook path does for a repeated alert: parse, filter, dedup (suppressed), and
+/// keep its delivery for the next flush of occurrence counts.
+fn normalise_filter_dedup(admission: &mut Admission<()>, filter: &FilterConfig) -> bool {
     let event = falco::parse(ALERT.as_bytes(), "2026-11-26T10:00:00Z".parse().unwrap())
         .unwrap()
         .remove(0);
     let span = zen_watcher::spans::event(&event.source, &event.fingerprint, None);
     let _entered = span.enter();
-    admission.admit(filter, black_box(&event), None, Instant::now())
+    let suppressed = matches!(
+        admission.admit(filter, black_box(&event), None, Instant::now(), || ()),
+        Ok(Dedup::Duplicate)
+    );
+    if let EventKind::Occurrence {
+        delivery: Delivery::Id(delivery),
+    } = event.kind
+    {
+        admission.recur(&IdentityKey::of(&event), delivery, event.detected_at);
+    }
+    suppressed
 }
 
 fn pipeline(c: &mut Criterion) {

@@ -233,9 +233,14 @@ post_ok() { # REPLICA PATH FILE
 }
 post_ok 0 /falco/webhook "$DEMO_DIR/falco-critical.json"
 post_ok 0 /falco/webhook "$DEMO_DIR/falco-warning.json"
-# Every replica serves webhooks: the same alert on replicas 1 and 2 is the same Observation.
+# Every replica serves webhooks: the same alert re-sent to replica 1 counts once; the same rule
+# firing again later (its own time) on replicas 1 and 2 lands on the same Observation, counted.
 post_ok 1 /falco/webhook "$DEMO_DIR/falco-critical.json"
-post_ok 2 /falco/webhook "$DEMO_DIR/falco-critical.json"
+for i in 1 2; do
+  sed "s/2026-11-26T10:00:00.123456789Z/2026-11-26T10:00:0$i.123456789Z/" \
+    "$DEMO_DIR/falco-critical.json" >"$RUN_DIR/falco-critical-again-$i.json"
+  post_ok "$i" /falco/webhook "$RUN_DIR/falco-critical-again-$i.json"
+done
 post_ok 1 /audit/webhook "$DEMO_DIR/audit-eventlist.json"
 
 kubectl apply -f "$DEMO_DIR/policyreport.yaml" >/dev/null

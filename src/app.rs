@@ -15,11 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::filter_watch::{self, FilterSource};
-use crate::ingest::Pipeline;
+use crate::ingest::{self, Pipeline};
 use crate::ingesters::{self, Orchestrator, Sinks};
 use crate::leader::{self, ElectionConfig, Leadership};
 use crate::metrics::Metrics;
-use crate::pipeline::Admission;
 use crate::pipeline::filter::FilterConfig;
 use crate::server::{self, PipelineIngest, ServerState};
 use crate::shutdown::Signals;
@@ -29,17 +28,21 @@ use crate::{gc, informers};
 
 /// How long in-flight requests may take to finish once the listeners close.
 const REQUEST_GRACE: Duration = Duration::from_secs(10);
+/// How long the last flush of recurrences may take at shutdown.
+const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long connecting to the apiserver may take, for watches and leader election.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long sending one request may take, for watches and leader election.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often queue depth gauges are refreshed.
 const GAUGE_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Runs until SIGTERM/SIGINT, then shuts down as DESIGN §4 describes.
 pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
-    let client = Client::try_default()
-        .await
-        .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
+    let (client, write_client) = clients(&config).await?;
     let metrics = Arc::new(Metrics::new());
     let writer = Arc::new(Writer::new(
-        client.clone(),
+        write_client,
         observation_settings(&config),
         RetryPolicy::default(),
     ));
@@ -58,7 +61,8 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
     let pipeline = Arc::new(
         Pipeline::new(
             FilterConfig::default(),
-            Admission::new(dedup_size, config.dedup_window),
+            dedup_size,
+            config.dedup_window,
             metrics.clone(),
         )
         .with_cap(cap.clone()),
@@ -132,6 +136,14 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
             }
         }
     });
+    tokio::spawn(ingest::flush_loop(
+        pipeline.clone(),
+        writer.clone(),
+        config.occurrence_flush_interval,
+        config.writer_concurrency,
+        config.dedup_max_size,
+        background.clone(),
+    ));
     tokio::spawn(refresh_gauges(
         metrics.clone(),
         webhook_queue,
@@ -156,7 +168,7 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
         client: client.clone(),
         pipeline: pipeline.clone(),
         queue: informer_queue,
-        writer,
+        writer: writer.clone(),
         still_leader: {
             let leadership = leadership.clone();
             Arc::new(move || leadership.is_leader())
@@ -194,9 +206,45 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
     if let Err(err) = serving.await {
         tracing::error!(error = %err, "the server task failed");
     }
+    // Every acknowledged recurrence is counted before the process goes.
+    match tokio::time::timeout(
+        FINAL_FLUSH_TIMEOUT,
+        pipeline.flush_recurrences(&writer, config.writer_concurrency, config.dedup_max_size),
+    )
+    .await
+    {
+        Ok(flushed) => tracing::info!(?flushed, "recurrences counted at shutdown"),
+        Err(_) => tracing::warn!(
+            "counting recurrences at shutdown took longer than {FINAL_FLUSH_TIMEOUT:?}; the rest are lost"
+        ),
+    }
     background.cancel();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Two clients with explicit timeouts, and kube's own retries off (every caller retries on its
+/// own terms): one for watches, leader election, GC and status (no response timeout: watches
+/// are long reads, bounded by the watcher's idle timeout; the elector and GC bound their own
+/// calls), and one for Observation writes, whose every request is bounded by
+/// `APISERVER_REQUEST_TIMEOUT` so a hung apiserver fails writes instead of holding them.
+async fn clients(config: &Config) -> anyhow::Result<(Client, Client)> {
+    let mut base = kube::Config::infer()
+        .await
+        .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
+    base.default_retry = false;
+    base.connect_timeout = Some(CONNECT_TIMEOUT);
+    base.write_timeout = Some(SEND_TIMEOUT);
+    base.read_timeout = None;
+    let mut writes = base.clone();
+    let timeout = config.apiserver_request_timeout;
+    writes.connect_timeout = Some(timeout);
+    writes.write_timeout = Some(timeout);
+    writes.read_timeout = Some(timeout);
+    writes.reset_reader_on_write = true;
+    let client = Client::try_from(base).context("building the Kubernetes client")?;
+    let write_client = Client::try_from(writes).context("building the Kubernetes client")?;
+    Ok((client, write_client))
 }
 
 fn observation_settings(config: &Config) -> ObservationSettings {

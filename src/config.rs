@@ -130,6 +130,12 @@ pub struct Args {
         help_heading = "Limits"
     )]
     pub writer_queue_size: usize,
+    /// Longest a webhook request may take before it is answered 503 with Retry-After (keep it below the senders' own timeouts: the apiserver's audit backend gives up at 30s).
+    #[arg(long, env = "WEBHOOK_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration, help_heading = "Limits")]
+    pub webhook_request_timeout: Duration,
+    /// Longest one apiserver request of a write may take (connect, send, answer) before it fails as transient and is retried.
+    #[arg(long, env = "APISERVER_REQUEST_TIMEOUT", default_value = "5s", value_parser = parse_duration, help_heading = "Limits")]
+    pub apiserver_request_timeout: Duration,
     /// Time between SIGTERM and closing the listeners (endpoints are removed meanwhile).
     #[arg(long, env = "SHUTDOWN_DRAIN_DELAY", default_value = "5s", value_parser = parse_duration, help_heading = "Limits")]
     pub shutdown_drain_delay: Duration,
@@ -175,6 +181,9 @@ pub struct Args {
         help_heading = "Retention and dedup"
     )]
     pub dedup_window_seconds: u64,
+    /// How often recurrences the dedup window suppressed are counted into their Observations' status.occurrences (at most one status write per Observation per interval).
+    #[arg(long, env = "OCCURRENCE_FLUSH_INTERVAL", default_value = "5s", value_parser = parse_duration, help_heading = "Retention and dedup")]
+    pub occurrence_flush_interval: Duration,
     /// Entries in the dedup cache (least recently used are evicted).
     #[arg(
         long,
@@ -257,6 +266,10 @@ pub struct Config {
     pub writer_concurrency: usize,
     pub writer_queue_size: usize,
     #[serde(with = "duration_text")]
+    pub webhook_request_timeout: Duration,
+    #[serde(with = "duration_text")]
+    pub apiserver_request_timeout: Duration,
+    #[serde(with = "duration_text")]
     pub shutdown_drain_delay: Duration,
     pub observation_details_max_bytes: u64,
     pub max_observations_per_source: u64,
@@ -267,6 +280,8 @@ pub struct Config {
     pub gc_timeout: Duration,
     #[serde(with = "duration_text")]
     pub dedup_window: Duration,
+    #[serde(with = "duration_text")]
+    pub occurrence_flush_interval: Duration,
     pub dedup_max_size: usize,
     pub filter_configmap_name: String,
     pub filter_configmap_namespace: String,
@@ -471,6 +486,34 @@ impl Config {
             1,
         )?;
         at_least("GC_TIMEOUT", "--gc-timeout", args.gc_timeout.as_secs(), 1)?;
+        for (variable, flag, value) in [
+            (
+                "WEBHOOK_REQUEST_TIMEOUT",
+                "--webhook-request-timeout",
+                args.webhook_request_timeout,
+            ),
+            (
+                "APISERVER_REQUEST_TIMEOUT",
+                "--apiserver-request-timeout",
+                args.apiserver_request_timeout,
+            ),
+            (
+                "OCCURRENCE_FLUSH_INTERVAL",
+                "--occurrence-flush-interval",
+                args.occurrence_flush_interval,
+            ),
+        ] {
+            if value < Duration::from_millis(100) {
+                return Err(invalid(
+                    variable,
+                    flag,
+                    format!(
+                        "{} is too short: at least 100ms",
+                        duration_text::format(value)
+                    ),
+                ));
+            }
+        }
 
         let observation_ttl_seconds = observation_ttl(
             args.observation_ttl_seconds,
@@ -540,6 +583,8 @@ impl Config {
             webhook_rate_limit: args.webhook_rate_limit,
             writer_concurrency: args.writer_concurrency,
             writer_queue_size: args.writer_queue_size,
+            webhook_request_timeout: args.webhook_request_timeout,
+            apiserver_request_timeout: args.apiserver_request_timeout,
             shutdown_drain_delay: args.shutdown_drain_delay,
             observation_details_max_bytes: args.observation_details_max_bytes,
             max_observations_per_source: args.max_observations_per_source,
@@ -547,6 +592,7 @@ impl Config {
             gc_interval: args.gc_interval,
             gc_timeout: args.gc_timeout,
             dedup_window: Duration::from_secs(args.dedup_window_seconds),
+            occurrence_flush_interval: args.occurrence_flush_interval,
             dedup_max_size: args.dedup_max_size,
             filter_configmap_name: args.filter_configmap_name,
             filter_configmap_namespace,

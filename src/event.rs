@@ -42,13 +42,71 @@ pub struct IngesterRef {
     pub name: String,
 }
 
-/// The two kinds of Observation (DESIGN §4).
+/// The two kinds of Observation (docs/architecture.md, "Two kinds of Observation").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind {
-    /// Webhook sources: a recurrence increments `status.occurrences`.
-    Occurrence,
+    /// Webhook sources: each distinct delivery of the same identity counts once in
+    /// `status.occurrences`.
+    Occurrence { delivery: Delivery },
     /// Report and informer sources: the Observation mirrors a finding of the object `origin`.
     Finding { origin: Origin },
+}
+
+impl EventKind {
+    /// An occurrence told apart from re-sends by `id`.
+    pub fn delivered(id: DeliveryId) -> Self {
+        EventKind::Occurrence {
+            delivery: Delivery::Id(id),
+        }
+    }
+}
+
+/// What tells one delivery of an occurrence from a re-send of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The event's identity is its delivery (an audit item: auditID + stage). Seeing it again
+    /// is a re-send, which counts nothing.
+    Identity,
+    /// One delivery of a recurring event (a Falco alert, a webhook Ingester's payload item):
+    /// a re-send carries the same id, a recurrence another.
+    Id(DeliveryId),
+}
+
+/// A delivery's identity: the first 8 bytes of the SHA-256 of the payload item as received
+/// (its own timestamp, and falcosidekick's `uuid`, included), written as 16 hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeliveryId([u8; 8]);
+
+impl DeliveryId {
+    /// The id of a payload item (its bytes exactly as received).
+    pub fn of_payload(bytes: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(bytes);
+        let mut id = [0; 8];
+        id.copy_from_slice(&digest[..8]);
+        DeliveryId(id)
+    }
+
+    /// Reads the 16-hex-digit form written on Observations.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() != 16 {
+            return None;
+        }
+        let mut id = [0; 8];
+        for (i, byte) in id.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(DeliveryId(id))
+    }
+}
+
+impl std::fmt::Display for DeliveryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The watched object a finding comes from (a report, or an Ingester's watched object).
@@ -178,7 +236,7 @@ impl Event {
             description: None,
             ttl: None,
             ingester: None,
-            kind: EventKind::Occurrence,
+            kind: EventKind::delivered(DeliveryId::of_payload(b"test")),
             facts: Facts::default(),
         }
     }
@@ -209,6 +267,28 @@ mod tests {
         assert_eq!(e.field("rule"), Some(json!("Shell")));
         assert_eq!(e.field("stage"), None);
         assert_eq!(e.field("nonsense"), None);
+    }
+
+    #[test]
+    fn delivery_ids_round_trip_through_their_text() {
+        let id = DeliveryId::of_payload(br#"{"rule":"x"}"#);
+        let text = id.to_string();
+        assert_eq!(text.len(), 16);
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_eq!(DeliveryId::parse(&text), Some(id));
+        assert_ne!(id, DeliveryId::of_payload(br#"{"rule":"y"}"#));
+        for bad in [
+            "",
+            "0123",
+            "0123456789abcdeg",
+            "0123456789abcdef0",
+            "é123456789abcde",
+        ] {
+            assert_eq!(DeliveryId::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -23,9 +23,9 @@ use tracing::Instrument;
 use crate::crd::Gvr;
 use crate::discovery::{DISCOVERY_INTERVAL, Discovered, discover};
 use crate::event::Event;
-use crate::ingest::{Delivery, Pipeline};
+use crate::ingest::{Mode, Pipeline};
 use crate::sources::{kyverno, trivy};
-use crate::writer::{WriteQueue, Writer, observation_name};
+use crate::writer::{WriteQueue, Writer, name_of};
 
 /// List page size: small, so a cluster with thousands of large reports never sits in memory.
 pub const PAGE_SIZE: u32 = 50;
@@ -163,13 +163,15 @@ async fn apply<R: FindingReport>(context: &Context, report: &R) {
         return;
     }
     let events = report.findings(Timestamp::now());
-    let present: BTreeSet<String> = events
-        .iter()
-        .map(|e| observation_name(&e.source, &e.fingerprint))
-        .collect();
+    let present: BTreeSet<String> = events.iter().map(name_of).collect();
     let outcome = context
         .pipeline
-        .ingest(events, None, &context.queue, Delivery::Wait)
+        .ingest(
+            events,
+            None,
+            &context.queue,
+            Mode::watched(context.still_leader.clone(), false),
+        )
         .await;
     tracing::debug!(
         kind = %R::kind(&()),
@@ -201,7 +203,7 @@ async fn resolve<R: FindingReport>(context: &Context, report: &R, present: &BTre
     }
     match context
         .writer
-        .resolve_vanished(&uid, present, Timestamp::now())
+        .resolve_vanished(&uid, present, Timestamp::now(), &*context.still_leader)
         .await
     {
         Ok(resolved) => context.pipeline.resolved(&resolved),

@@ -8,7 +8,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::pipeline::Verdict;
-use crate::writer::{WriteError, Written};
+use crate::writer::{Stored, WriteError};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SourceLabels {
@@ -44,6 +44,11 @@ pub struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QueueLabels {
     /// `webhook` or `informer`.
     pub queue: String,
@@ -58,6 +63,8 @@ pub struct Metrics {
     pub observations_written: Family<WrittenLabels, Counter>,
     pub write_errors: Family<WriteErrorLabels, Counter>,
     pub write_queue_depth: Family<QueueLabels, Gauge>,
+    /// Suppressed deliveries that will never be counted into `status.occurrences`.
+    pub occurrences_lost: Family<ReasonLabels, Counter>,
     /// Filter ConfigMap loads: `loaded`, `defaults` or `invalid` (last good rules kept).
     pub filter_reloads: Family<ResultLabels, Counter>,
     pub gc_runs: Family<ResultLabels, Counter>,
@@ -86,6 +93,7 @@ impl Metrics {
             observations_written: Family::default(),
             write_errors: Family::default(),
             write_queue_depth: Family::default(),
+            occurrences_lost: Family::default(),
             webhook_requests: Family::default(),
             filter_reloads: Family::default(),
             gc_runs: Family::default(),
@@ -123,6 +131,11 @@ impl Metrics {
             "write_queue_depth",
             "Events waiting to be written",
             metrics.write_queue_depth.clone(),
+        );
+        registry.register(
+            "occurrences_lost",
+            "Suppressed deliveries never counted into status.occurrences (Observation gone or not writable, or too many waiting), by reason",
+            metrics.occurrences_lost.clone(),
         );
         registry.register(
             "gc_runs",
@@ -211,9 +224,9 @@ impl Metrics {
             .inc();
     }
 
-    pub fn write(&self, source: &str, result: &Result<Written, WriteError>) {
+    pub fn write(&self, source: &str, result: &Result<Stored, WriteError>) {
         match result {
-            Ok(written) => self.written(source, written.as_str(), 1),
+            Ok(stored) => self.written(source, stored.written.as_str(), 1),
             Err(err) => {
                 self.write_errors
                     .get_or_create(&WriteErrorLabels {
@@ -285,6 +298,14 @@ impl Metrics {
             .inc();
     }
 
+    pub fn occurrences_lost(&self, reason: &str, count: u64) {
+        self.occurrences_lost
+            .get_or_create(&ReasonLabels {
+                reason: reason.into(),
+            })
+            .inc_by(count);
+    }
+
     pub fn queue_depth(&self, queue: &str, depth: usize) {
         self.write_queue_depth
             .get_or_create(&QueueLabels {
@@ -313,7 +334,16 @@ mod tests {
         );
         m.verdict("falco", &Verdict::Duplicate);
         m.verdict("falco", &Verdict::Write);
-        m.write("falco", &Ok(Written::Recurred { occurrences: 2 }));
+        m.write(
+            "falco",
+            &Ok(Stored {
+                written: crate::writer::Written::Recurred { occurrences: 2 },
+                observation: crate::pipeline::ObservationRef {
+                    namespace: "shop".into(),
+                    name: "falco-0123456789abcdef".into(),
+                },
+            }),
+        );
         m.written("kyverno", "resolved", 3);
         m.filtered("audit", "audit_no_rule", "source");
         m.queue_depth("webhook", 7);

@@ -6,7 +6,7 @@ pub mod cap;
 pub mod observation;
 pub mod queue;
 
-pub use apiserver::{RetryPolicy, WriteError, Writer, Written};
+pub use apiserver::{RetryPolicy, Stored, WriteError, Writer, Written};
 pub use cap::SourceCap;
-pub use observation::{ObservationSettings, build, observation_name};
-pub use queue::{QueueFull, WriteQueue};
+pub use observation::{ObservationSettings, build, name_of, observation_name};
+pub use queue::{Fence, QueueFull, Settle, Submission, WriteQueue};

@@ -93,6 +93,8 @@ impl ControlPlane {
 
     /// Stops the control plane (SIGTERM, then SIGKILL after 20 s). Data stays.
     pub fn stop(&mut self) -> anyhow::Result<()> {
+        // A frozen process would ignore SIGTERM until thawed.
+        let _ = self.thaw();
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
@@ -108,6 +110,29 @@ impl ControlPlane {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        Ok(())
+    }
+
+    /// Freezes the control plane (SIGSTOP): etcd and the apiserver stop answering but keep
+    /// their connections open, as a hung apiserver does.
+    pub fn freeze(&self) -> anyhow::Result<()> {
+        self.signal("-STOP")
+    }
+
+    /// Lets a frozen control plane run again (SIGCONT).
+    pub fn thaw(&self) -> anyhow::Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let child = self
+            .child
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the control plane is not running"))?;
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill {signal} {} failed", child.id());
         Ok(())
     }
 

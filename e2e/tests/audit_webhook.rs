@@ -1,16 +1,19 @@
 //! The kube-apiserver's own audit webhook backend, pointed at a watcher over TLS with the
-//! bearer token, sends real EventLists: deleting a Secret becomes an Observation.
+//! bearer token, sends real EventLists: deleting a Secret becomes an Observation, and a batch
+//! that holds an odd item (a `kubectl patch --type=json` logged at Request level: its
+//! requestObject is a JSON array) is still read in full.
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine;
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use zen_watcher::crd::Observation;
+use zen_watcher_e2e::http::get;
 use zen_watcher_e2e::{
     ControlPlane, TestNamespace, WatcherProcess, apply_crds, client_from_kubeconfig,
     kubeconfig_for_token, mint_token, wait_until,
@@ -26,6 +29,8 @@ rules:
     resources: [{group: "zen.kube-zen.io"}]
   - level: Metadata
     resources: [{group: "", resources: ["secrets"]}]
+  - level: Request
+    resources: [{group: "", resources: ["configmaps"]}]
   - level: None
 "#;
 
@@ -131,6 +136,7 @@ async fn the_apiservers_audit_webhook_reaches_the_watcher_over_tls() {
     watcher
         .wait_for_log("\"ready\"", Duration::from_secs(60))
         .unwrap();
+    let (_, metrics) = watcher.addresses().unwrap();
 
     let secret = Secret {
         metadata: ObjectMeta {
@@ -170,5 +176,84 @@ async fn the_apiservers_audit_webhook_reaches_the_watcher_over_tls() {
     assert_eq!(resource.kind.as_deref(), Some("Secret"));
     assert_eq!(resource.name.as_deref(), Some("db-password"));
     assert_eq!(resource.namespace.as_deref(), Some(ns.name.as_str()));
+
+    // A two-op JSON patch of a ConfigMap (logged with its request body, a JSON array) and a
+    // Secret read, right after each other: one batch (1 s batch wait) with both.
+    let config_map = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("settings".into()),
+            ..Default::default()
+        },
+        data: Some(
+            [("a", "1"), ("b", "2")]
+                .map(|(k, v)| (k.into(), v.into()))
+                .into(),
+        ),
+        ..Default::default()
+    };
+    ns.api::<ConfigMap>()
+        .create(&pp, &config_map)
+        .await
+        .unwrap();
+    let api_key = Secret {
+        metadata: ObjectMeta {
+            name: Some("api-key".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    ns.api::<Secret>().create(&pp, &api_key).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let kubectl = |args: &[&str]| {
+        let output = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&cp.kubeconfig)
+            .arg("-n")
+            .arg(&ns.name)
+            .args(args)
+            .output()
+            .expect("kubectl (make e2e puts it on PATH)");
+        assert!(output.status.success(), "kubectl {args:?}: {output:?}");
+    };
+    kubectl(&[
+        "patch",
+        "configmap",
+        "settings",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/data/c","value":"3"},{"op":"remove","path":"/data/b"}]"#,
+    ]);
+    kubectl(&["get", "secret", "api-key"]);
+    let found = wait_until(
+        "the Secret read and the JSON patch as Observations",
+        Duration::from_secs(90),
+        || {
+            let api = api.clone();
+            async move {
+                let items = api.list(&Default::default()).await?.items;
+                let read = items.iter().any(|o| {
+                    o.spec.event_type == "secret_read"
+                        && o.spec.resource.as_ref().and_then(|r| r.name.as_deref())
+                            == Some("api-key")
+                        && o.spec.details.as_ref().is_some_and(|d| d["verb"] == "get")
+                });
+                let patched = items.iter().any(|o| {
+                    o.spec.event_type == "configmap_modified"
+                        && o.spec
+                            .details
+                            .as_ref()
+                            .is_some_and(|d| d["verb"] == "patch")
+                });
+                Ok((read && patched).then_some(()))
+            }
+        },
+    )
+    .await;
+    found.unwrap();
+    let text = get(metrics, "/metrics").await.unwrap().body;
+    assert!(
+        !text.contains(r#"endpoint="/audit/webhook",code="400""#),
+        "no batch refused:\n{text}"
+    );
     assert!(watcher.try_exit().unwrap().is_none());
 }

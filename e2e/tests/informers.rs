@@ -15,7 +15,6 @@ use zen_watcher::crd::Observation;
 use zen_watcher::informers::{self, Context};
 use zen_watcher::ingest::Pipeline;
 use zen_watcher::metrics::Metrics;
-use zen_watcher::pipeline::Admission;
 use zen_watcher::pipeline::filter::FilterConfig;
 use zen_watcher::writer::{ObservationSettings, RetryPolicy, WriteQueue, Writer};
 use zen_watcher_e2e::{TestNamespace, admin_client, apply_crds, apply_report_crds, wait_until};
@@ -32,12 +31,12 @@ fn context(client: &Client, namespace: &str) -> Context {
         RetryPolicy::default(),
     ));
     let (queue, _) = WriteQueue::start(writer.clone(), 100, 4);
-    let admission = Admission::new(NonZeroUsize::new(1000).unwrap(), Duration::from_secs(60));
     Context {
         client: client.clone(),
         pipeline: Arc::new(Pipeline::new(
             FilterConfig::default(),
-            admission,
+            NonZeroUsize::new(1000).unwrap(),
+            Duration::from_secs(60),
             Arc::new(Metrics::new()),
         )),
         queue,

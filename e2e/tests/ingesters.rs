@@ -25,7 +25,6 @@ use zen_watcher::crd::{Ingester, Observation};
 use zen_watcher::ingest::Pipeline;
 use zen_watcher::ingesters::{Orchestrator, Settings, Sinks};
 use zen_watcher::metrics::Metrics;
-use zen_watcher::pipeline::Admission;
 use zen_watcher::pipeline::filter::FilterConfig;
 use zen_watcher::server::{IngesterAuth, RouteTable};
 use zen_watcher::writer::{ObservationSettings, RetryPolicy, WriteQueue, Writer};
@@ -54,10 +53,10 @@ impl Harness {
             RetryPolicy::default(),
         ));
         let (queue, _) = WriteQueue::start(writer.clone(), 100, 4);
-        let admission = Admission::new(NonZeroUsize::new(1000).unwrap(), Duration::from_secs(60));
         let pipeline = Arc::new(Pipeline::new(
             FilterConfig::default(),
-            admission,
+            NonZeroUsize::new(1000).unwrap(),
+            Duration::from_secs(60),
             Arc::new(Metrics::new()),
         ));
         let routes = RouteTable::new();

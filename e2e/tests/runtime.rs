@@ -263,7 +263,9 @@ async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
         assert!(text.lines().any(|l| l == sample), "zen-{i}: {text}");
     }
 
-    // Every replica serves webhooks; the same alert on all three is one Observation seen 3 times.
+    // Every replica serves webhooks: one alert re-sent to all three is one Observation seen
+    // once; three alerts of the same rule and pod (each its own time), one per replica, are
+    // seen three times.
     let alert = falco_alert(&ns.name, "web-1");
     for (webhook, _) in &addresses {
         let reply = post(*webhook, "/falco/webhook", &alert, Some(token))
@@ -275,8 +277,30 @@ async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
     assert_eq!(stored.len(), 1);
     assert_eq!(
         stored[0].status.as_ref().and_then(|s| s.occurrences),
-        Some(3)
+        None,
+        "a re-sent delivery counts once"
     );
+    for (i, (webhook, _)) in addresses.iter().enumerate() {
+        let mut again: serde_json::Value = serde_json::from_slice(&alert).unwrap();
+        again["time"] = json!(format!("2026-12-01T10:00:0{i}.5Z"));
+        let body = serde_json::to_vec(&again).unwrap();
+        let reply = post(*webhook, "/falco/webhook", &body, Some(token))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    // Suppressed by each replica's window, counted by its next flush (OCCURRENCE_FLUSH_INTERVAL).
+    wait_until("occurrences 4", Duration::from_secs(30), || {
+        let ns = &ns;
+        async move {
+            let stored = observations(ns).await;
+            Ok((stored.len() == 1
+                && stored[0].status.as_ref().and_then(|s| s.occurrences) == Some(4))
+            .then_some(()))
+        }
+    })
+    .await
+    .unwrap();
 
     // The leader's informers turn a PolicyReport into a finding.
     let report: kube::api::DynamicObject = serde_json::from_value(json!({
@@ -439,7 +463,8 @@ async fn webhook_ingester_paths_follow_the_ingester_on_every_replica() {
     assert_eq!(stored[0].spec.severity.to_string(), "high");
     assert_eq!(
         stored[0].status.as_ref().and_then(|s| s.occurrences),
-        Some(3)
+        None,
+        "one delivery, re-sent: counted once"
     );
 
     // The path moves.

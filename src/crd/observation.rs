@@ -96,4 +96,13 @@ pub struct ObservationStatus {
     /// Set when a finding disappeared from its report; cleared if it comes back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<Time>,
+    /// The most recent deliveries counted in `occurrences` (16-hex-digit ids, oldest first),
+    /// so a re-sent delivery is not counted again; the delivery that created the Observation is
+    /// in the `zen.kube-zen.io/delivery` annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 128),
+        inner(length(min = 16, max = 16), regex(pattern = "^[0-9a-f]{16}$"))
+    )]
+    pub deliveries: Option<Vec<String>>,
 }

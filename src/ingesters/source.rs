@@ -21,7 +21,7 @@ use super::tenancy::{self, WatchScope};
 use super::{PAGE_SIZE, Sinks, StillLeader};
 use crate::crd::Gvr;
 use crate::discovery::{DISCOVERY_INTERVAL, Discovered, discover};
-use crate::ingest::Delivery;
+use crate::ingest::Mode;
 
 /// A source's readiness, for the leader to write.
 #[derive(Clone, Debug)]
@@ -256,7 +256,7 @@ impl Source {
                 vec![event],
                 Some(&self.plan.rules),
                 &sinks.queue,
-                Delivery::Wait,
+                Mode::watched(self.still_leader.clone(), false),
             )
             .await;
         if !outcome.acknowledged() {
@@ -275,7 +275,12 @@ impl Source {
         let sinks = &self.sinks;
         match sinks
             .writer
-            .resolve_vanished(&uid, &BTreeSet::new(), Timestamp::now())
+            .resolve_vanished(
+                &uid,
+                &BTreeSet::new(),
+                Timestamp::now(),
+                &*self.still_leader,
+            )
             .await
         {
             Ok(resolved) => sinks.pipeline.resolved(&resolved),

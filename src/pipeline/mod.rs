@@ -8,8 +8,10 @@ pub mod filter;
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
-use crate::event::Event;
-use dedup::{Dedup, DedupCache};
+use k8s_openapi::jiff::Timestamp;
+
+use crate::event::{DeliveryId, Event};
+pub use dedup::{Dedup, DedupCache, ObservationRef, Recurrences, Settled};
 use filter::{Decision, DropReason, FilterConfig, IngesterFilter, RuleScope};
 
 /// What an Ingester adds to the global rules for its events.
@@ -35,30 +37,18 @@ pub enum Verdict {
     Duplicate,
 }
 
-/// Filter, then dedup: the order that keeps dropped events out of the dedup cache.
-pub struct Admission {
-    dedup: DedupCache,
+/// Filter, then dedup: the order that keeps dropped events out of the dedup cache. `W` is
+/// what a repeat of a pending write waits on (see [`dedup`]).
+pub struct Admission<W> {
+    dedup: DedupCache<W>,
     default_window: Duration,
 }
 
-impl Admission {
+impl<W: Clone> Admission<W> {
     pub fn new(dedup_max_size: NonZeroUsize, default_window: Duration) -> Self {
         Self {
             dedup: DedupCache::new(dedup_max_size),
             default_window,
-        }
-    }
-
-    pub fn admit(
-        &mut self,
-        filter: &FilterConfig,
-        event: &Event,
-        rules: Option<&IngesterRules>,
-        now: Instant,
-    ) -> Verdict {
-        match Self::filter(filter, event, rules) {
-            Verdict::Write => self.deduplicate(event, rules, now),
-            dropped => dropped,
         }
     }
 
@@ -70,45 +60,105 @@ impl Admission {
         }
     }
 
-    /// The dedup step alone (for an event the filter kept): `Write` or `Duplicate`.
+    /// The dedup step alone (for an event the filter kept). `fresh`: a written entry does not
+    /// suppress (a relist re-checks findings). `waiter` makes what later repeats wait on
+    /// while this event's write is pending.
     pub fn deduplicate(
         &mut self,
-        event: &Event,
+        key: &IdentityKey,
         rules: Option<&IngesterRules>,
         now: Instant,
-    ) -> Verdict {
+        fresh: bool,
+        waiter: impl FnOnce() -> W,
+    ) -> Dedup<W> {
         let window = match rules {
             Some(r) if !r.dedup_enabled => Duration::ZERO,
             Some(r) => r.dedup_window.unwrap_or(self.default_window),
             None => self.default_window,
         };
-        match self
-            .dedup
-            .check(identity_key(&event.source, &event.fingerprint), window, now)
-        {
-            Dedup::New => Verdict::Write,
-            Dedup::Duplicate => Verdict::Duplicate,
+        self.dedup.check(&key.0, window, now, fresh, waiter)
+    }
+
+    /// Filter then dedup, for callers that need no waiting (benchmarks, tests).
+    pub fn admit(
+        &mut self,
+        filter: &FilterConfig,
+        event: &Event,
+        rules: Option<&IngesterRules>,
+        now: Instant,
+        waiter: impl FnOnce() -> W,
+    ) -> Result<Dedup<W>, Verdict> {
+        match Self::filter(filter, event, rules) {
+            Verdict::Write => {
+                Ok(self.deduplicate(&IdentityKey::of(event), rules, now, false, waiter))
+            }
+            dropped => Err(dropped),
         }
     }
 
-    /// Forgets an admitted event whose write failed, so the sender's retry is not suppressed.
-    pub fn forget(&mut self, event: &Event) {
-        self.forget_identity(&event.source, &event.fingerprint);
+    /// Settles the write `ticket` admitted: `Some` where it was written, `None` if it failed.
+    pub fn settle(&mut self, key: &IdentityKey, ticket: u64, outcome: Option<Settled>) {
+        self.dedup.settle(&key.0, ticket, outcome);
+    }
+
+    /// Records a suppressed recurrence (see [`DedupCache::recur`]).
+    pub fn recur(&mut self, key: &IdentityKey, delivery: DeliveryId, seen_at: Timestamp) -> bool {
+        self.dedup.recur(&key.0, delivery, seen_at)
+    }
+
+    /// Records a recurrence that waited for `key`'s write, which settled at `observation`.
+    pub fn recur_at(
+        &mut self,
+        key: &IdentityKey,
+        observation: &ObservationRef,
+        delivery: DeliveryId,
+        seen_at: Timestamp,
+    ) -> bool {
+        self.dedup.recur_at(&key.0, observation, delivery, seen_at)
+    }
+
+    /// Every suppressed recurrence not flushed yet.
+    pub fn take_recurrences(&mut self) -> Vec<(ObservationRef, Recurrences)> {
+        self.dedup.take_recurrences()
+    }
+
+    /// Gives back recurrences a flush could not write; returns how many were lost beyond `limit`
+    /// Observations waiting.
+    pub fn restore_recurrences(
+        &mut self,
+        failed: Vec<(ObservationRef, Recurrences)>,
+        limit: usize,
+    ) -> u64 {
+        self.dedup.restore_recurrences(failed, limit)
     }
 
     /// Forgets an identity, e.g. a finding just resolved, whose return must be written.
-    pub fn forget_identity(&mut self, source: &str, fingerprint: &str) {
-        self.dedup.forget(&identity_key(source, fingerprint));
+    pub fn forget(&mut self, key: &IdentityKey) {
+        self.dedup.forget(&key.0);
     }
 }
 
-/// Source and fingerprint: what the Observation name is derived from.
-fn identity_key(source: &str, fingerprint: &str) -> String {
-    let mut key = String::with_capacity(source.len() + 1 + fingerprint.len());
-    key.push_str(source);
-    key.push('\u{1f}');
-    key.push_str(fingerprint);
-    key
+/// Source and fingerprint: what the Observation name is derived from, as the dedup key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IdentityKey(String);
+
+impl IdentityKey {
+    pub fn of(event: &Event) -> Self {
+        Self::new(&event.source, &event.fingerprint)
+    }
+
+    pub fn new(source: &str, fingerprint: &str) -> Self {
+        let mut key = String::with_capacity(source.len() + 1 + fingerprint.len());
+        key.push_str(source);
+        key.push('\u{1f}');
+        key.push_str(fingerprint);
+        IdentityKey(key)
+    }
+
+    /// The source part.
+    pub fn source(&self) -> &str {
+        self.0.split('\u{1f}').next().unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -125,8 +175,18 @@ mod tests {
             .remove(0)
     }
 
-    fn admission() -> Admission {
+    fn admission() -> Admission<()> {
         Admission::new(NonZeroUsize::new(100).unwrap(), Duration::from_secs(60))
+    }
+
+    fn written(event: &Event) -> Option<Settled> {
+        Some(Settled {
+            observation: ObservationRef {
+                namespace: "shop".into(),
+                name: event.fingerprint.clone(),
+            },
+            delivery: None,
+        })
     }
 
     #[test]
@@ -137,53 +197,81 @@ mod tests {
         let low = falco("Notice");
         assert_eq!(low.severity, Severity::Low);
         assert_eq!(
-            a.admit(&f, &low, None, t),
-            Verdict::Filtered {
+            a.admit(&f, &low, None, t, || ()),
+            Err(Verdict::Filtered {
                 reason: DropReason::MinSeverity,
                 by: RuleScope::Global
-            }
+            })
         );
         assert!(a.dedup.is_empty());
-        assert_eq!(a.admit(&f, &falco("Critical"), None, t), Verdict::Write);
-        assert_eq!(a.admit(&f, &falco("Critical"), None, t), Verdict::Duplicate);
+        let critical = falco("Critical");
+        let Ok(Dedup::New(ticket)) = a.admit(&f, &critical, None, t, || ()) else {
+            panic!()
+        };
+        a.settle(&IdentityKey::of(&critical), ticket, written(&critical));
+        assert_eq!(a.admit(&f, &critical, None, t, || ()), Ok(Dedup::Duplicate));
     }
 
     #[test]
     fn ingester_rules_set_the_window() {
         let mut a = admission();
-        let f = FilterConfig::default();
         let t = Instant::now();
         let e = falco("Error");
+        let key = IdentityKey::of(&e);
         let off = IngesterRules {
             dedup_enabled: false,
             ..Default::default()
         };
-        assert_eq!(a.admit(&f, &e, Some(&off), t), Verdict::Write);
-        assert_eq!(a.admit(&f, &e, Some(&off), t), Verdict::Write);
+        for _ in 0..2 {
+            assert_eq!(
+                a.deduplicate(&key, Some(&off), t, false, || ()),
+                Dedup::New(0)
+            );
+        }
         let short = IngesterRules {
             dedup_enabled: true,
             dedup_window: Some(Duration::from_secs(1)),
             ..Default::default()
         };
-        assert_eq!(a.admit(&f, &e, Some(&short), t), Verdict::Write);
+        let Dedup::New(ticket) = a.deduplicate(&key, Some(&short), t, false, || ()) else {
+            panic!()
+        };
+        a.settle(&key, ticket, written(&e));
         assert_eq!(
-            a.admit(&f, &e, Some(&short), t + Duration::from_millis(500)),
-            Verdict::Duplicate
+            a.deduplicate(
+                &key,
+                Some(&short),
+                t + Duration::from_millis(500),
+                false,
+                || ()
+            ),
+            Dedup::Duplicate
         );
-        assert_eq!(
-            a.admit(&f, &e, Some(&short), t + Duration::from_secs(2)),
-            Verdict::Write
-        );
+        assert!(matches!(
+            a.deduplicate(&key, Some(&short), t + Duration::from_secs(2), false, || ()),
+            Dedup::New(_)
+        ));
     }
 
     #[test]
     fn a_failed_write_is_forgotten() {
         let mut a = admission();
-        let f = FilterConfig::default();
         let t = Instant::now();
         let e = falco("Error");
-        assert_eq!(a.admit(&f, &e, None, t), Verdict::Write);
-        a.forget(&e);
-        assert_eq!(a.admit(&f, &e, None, t), Verdict::Write);
+        let key = IdentityKey::of(&e);
+        let Dedup::New(ticket) = a.deduplicate(&key, None, t, false, || ()) else {
+            panic!()
+        };
+        a.settle(&key, ticket, None);
+        assert!(matches!(
+            a.deduplicate(&key, None, t, false, || ()),
+            Dedup::New(_)
+        ));
+    }
+
+    #[test]
+    fn identity_keys_name_their_source() {
+        assert_eq!(IdentityKey::new("falco", "[\"x\"]").source(), "falco");
+        assert_ne!(IdentityKey::new("a", "bc"), IdentityKey::new("ab", "c"));
     }
 }

@@ -128,9 +128,23 @@ where
     match endpoint {
         Endpoint::Webhook(hook) => {
             let span = spans::webhook(&request.path, &request.headers);
-            let response = webhook(state, &hook, &request, body)
+            let deadline = state.limits.request_timeout;
+            let handled = tokio::time::timeout(deadline, webhook(state, &hook, &request, body))
                 .instrument(span.clone())
                 .await;
+            // Past the deadline the events' writes go on and settle by themselves; the sender's
+            // retry is answered by their outcome.
+            let response = handled.unwrap_or_else(|_| {
+                tracing::warn!(path = %request.path, ?deadline, "webhook request past its deadline");
+                reply::retry_later(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!(
+                        "the request's events were not all written within WEBHOOK_REQUEST_TIMEOUT ({}s); retry later",
+                        deadline.as_secs_f64()
+                    ),
+                    RETRY_AFTER_UNWRITTEN,
+                )
+            });
             let code = response.status().as_u16();
             span.record("http.response.status_code", code);
             if code >= 500 {
@@ -180,7 +194,7 @@ where
         Err(response) => return response,
     };
     let normalise = tracing::debug_span!("normalise", zen.events = tracing::field::Empty);
-    let parsed = match normalise.in_scope(|| parse(state, hook, &body)) {
+    let parsed = match parse(state, hook, body).instrument(normalise.clone()).await {
         Ok(parsed) => parsed,
         Err(err) => {
             tracing::debug!(path = %request.path, error = %err, "webhook payload refused");
@@ -203,19 +217,39 @@ struct Parsed {
     skipped: usize,
 }
 
-fn parse(state: &ServerState, hook: &Webhook, body: &[u8]) -> Result<Parsed, SourceError> {
+/// Audit bodies above this size are parsed on a blocking thread, so a large EventList never
+/// holds up the runtime's workers.
+const BLOCKING_PARSE_BYTES: usize = 64 * 1024;
+
+async fn parse(state: &ServerState, hook: &Webhook, body: Bytes) -> Result<Parsed, SourceError> {
     let now = Timestamp::now();
     match hook {
         Webhook::Falco => Ok(Parsed {
-            events: falco::parse(body, now)?,
+            events: falco::parse(&body, now)?,
             skipped: 0,
         }),
         Webhook::Audit => {
-            let batch = audit::parse(body, &state.audit_context)?;
+            let batch = if body.len() > BLOCKING_PARSE_BYTES {
+                let context = state.audit_context.clone();
+                let span = tracing::Span::current();
+                tokio::task::spawn_blocking(move || span.in_scope(|| audit::parse(&body, &context)))
+                    .await
+                    .map_err(|e| SourceError::invalid("body", format!("parsing failed: {e}")))??
+            } else {
+                audit::parse(&body, &state.audit_context)?
+            };
             for skip in &batch.skipped {
                 state
                     .metrics
                     .dropped_by_source(audit::SOURCE, skip.as_str());
+            }
+            if let Some((index, problem)) = batch.unreadable.first() {
+                tracing::warn!(
+                    unreadable = batch.unreadable.len(),
+                    first = index,
+                    problem = %problem,
+                    "audit items skipped: they cannot be read as audit events (the rest of the batch is kept)"
+                );
             }
             Ok(Parsed {
                 events: batch.events,
@@ -223,7 +257,7 @@ fn parse(state: &ServerState, hook: &Webhook, body: &[u8]) -> Result<Parsed, Sou
             })
         }
         Webhook::Ingester(route) => Ok(Parsed {
-            events: route.mapping.events_from_payload(body, now)?,
+            events: route.mapping.events_from_payload(&body, now)?,
             skipped: 0,
         }),
     }
@@ -267,7 +301,9 @@ where
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
-    let mut buf = BytesMut::new();
+    // Room for the declared length at once: growing by doubling would hold up to twice the
+    // body while copying.
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit) as usize);
     let mut body = std::pin::pin!(body);
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::event::Event;
-use crate::ingest::{Delivery, Outcome, Pipeline};
+use crate::ingest::{Mode, Outcome, Pipeline};
 use crate::pipeline::IngesterRules;
 use crate::writer::WriteQueue;
 
@@ -40,7 +40,7 @@ impl Ingest for PipelineIngest {
     ) -> IngestFuture<'a> {
         Box::pin(
             self.pipeline
-                .ingest(events, rules, &self.queue, Delivery::Refuse),
+                .ingest(events, rules, &self.queue, Mode::webhook()),
         )
     }
 }

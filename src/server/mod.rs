@@ -63,6 +63,8 @@ pub enum ServerError {
 pub struct Limits {
     pub max_request_bytes: u64,
     pub audit_max_request_bytes: u64,
+    /// `WEBHOOK_REQUEST_TIMEOUT`: past it a webhook request is answered 503.
+    pub request_timeout: Duration,
 }
 
 /// Everything the handlers share.
@@ -99,6 +101,7 @@ impl ServerState {
             limits: Limits {
                 max_request_bytes: config.max_request_bytes,
                 audit_max_request_bytes: config.audit_max_request_bytes,
+                request_timeout: config.webhook_request_timeout,
             },
             limiter: RateLimiter::new(config.webhook_rate_limit),
         })

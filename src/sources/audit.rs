@@ -7,11 +7,12 @@
 
 use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{SourceError, fingerprint, parse_time};
 use crate::crd::{Category, GROUP, ResourceRef, Severity};
-use crate::event::{Event, EventKind, Facts};
+use crate::event::{Delivery, Event, EventKind, Facts};
 
 pub const SOURCE: &str = "audit";
 
@@ -97,6 +98,9 @@ pub enum Skip {
     OwnRequest,
     /// It concerns a `zen.kube-zen.io` resource (Observations, Ingesters).
     OwnResource,
+    /// It cannot be read as an audit event (a field of the wrong type, no `auditID` or time):
+    /// skipped alone, the rest of the batch is still read.
+    Unreadable,
 }
 
 impl Skip {
@@ -105,6 +109,7 @@ impl Skip {
             Skip::NoRule => "audit_no_rule",
             Skip::OwnRequest => "audit_own_request",
             Skip::OwnResource => "audit_own_resource",
+            Skip::Unreadable => "audit_unreadable",
         }
     }
 }
@@ -114,6 +119,8 @@ impl Skip {
 pub struct Batch {
     pub events: Vec<Event>,
     pub skipped: Vec<Skip>,
+    /// Why each unreadable item was (index, problem), for the log.
+    pub unreadable: Vec<(usize, String)>,
 }
 
 /// Context the rules need: the watcher's own user (`system:serviceaccount:<ns>:<name>`).
@@ -122,9 +129,18 @@ pub struct Context {
     pub own_username: Option<String>,
 }
 
+/// The envelope: `kind`, and `items` left unparsed (each item is read on its own).
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(default)]
+    kind: Option<Value>,
+    #[serde(default, borrow)]
+    items: Option<&'a RawValue>,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
-struct Item {
+struct Item<'a> {
     #[serde(rename = "auditID")]
     audit_id: Option<String>,
     stage: Option<String>,
@@ -139,7 +155,10 @@ struct Item {
     user_agent: Option<String>,
     object_ref: Option<ObjectRef>,
     response_status: Option<ResponseStatus>,
-    request_object: Option<RequestObject>,
+    /// Left unparsed: only the privileged-pod rule looks into it, and whatever it holds (a
+    /// JSON patch's array, any other type, any depth) is at worst "not a privileged pod".
+    #[serde(borrow)]
+    request_object: Option<&'a RawValue>,
     request_received_timestamp: Option<String>,
     stage_timestamp: Option<String>,
     annotations: Map<String, Value>,
@@ -198,20 +217,23 @@ struct SecurityContext {
     privileged: Option<bool>,
 }
 
-/// Parses an `EventList` (or a single `Event`). A body that is not audit JSON is an error; an
-/// item that cannot be read is an error naming its index, so the apiserver's batch is refused
-/// as a whole only when it is malformed.
+/// Parses an `EventList` (or a single `Event`). Only a body that is not an audit envelope is an
+/// error (400): every item is read on its own, and one that cannot be read is skipped with
+/// [`Skip::Unreadable`], so the apiserver's batch is never refused for one odd item. The body
+/// is not copied: items are read in place.
 pub fn parse(body: &[u8], context: &Context) -> Result<Batch, SourceError> {
-    // Read in place: an EventList may be many MiB, so only `items` is taken out of it.
-    let Value::Object(mut envelope) = serde_json::from_slice(body)? else {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Not an object: malformed JSON says so, valid JSON of another shape is named.
+        let _: serde::de::IgnoredAny = serde_json::from_slice(body)?;
         return Err(SourceError::invalid(
             "body",
             "expected an audit.k8s.io/v1 EventList or Event object",
         ));
-    };
-    let kind = match envelope.get("kind") {
+    }
+    let envelope: Envelope = serde_json::from_slice(body)?;
+    let kind = match &envelope.kind {
         None | Some(Value::Null) => None,
-        Some(Value::String(kind)) => Some(kind.clone()),
+        Some(Value::String(kind)) => Some(kind.as_str()),
         Some(other) => {
             return Err(SourceError::invalid(
                 "kind",
@@ -222,22 +244,19 @@ pub fn parse(body: &[u8], context: &Context) -> Result<Batch, SourceError> {
             ));
         }
     };
-    let items = match kind.as_deref() {
-        Some("Event") => vec![Value::Object(envelope)],
-        Some("EventList") | None => match envelope.remove("items") {
-            Some(Value::Array(items)) => items,
-            None | Some(Value::Null) => {
+    let items: Vec<&RawValue> = match kind {
+        Some("Event") => vec![serde_json::from_slice(body)?],
+        Some("EventList") | None => match envelope.items {
+            None => return Err(SourceError::invalid("items", "is required in an EventList")),
+            Some(raw) if raw.get() == "null" => {
                 return Err(SourceError::invalid("items", "is required in an EventList"));
             }
-            Some(other) => {
-                return Err(SourceError::invalid(
-                    "items",
-                    format!(
-                        "expected an array, found {}",
-                        super::falco::json_kind(&other)
-                    ),
-                ));
-            }
+            Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
+                let found = serde_json::from_str::<Value>(raw.get())
+                    .map(|v| super::falco::json_kind(&v))
+                    .unwrap_or("something else");
+                SourceError::invalid("items", format!("expected an array, found {found}"))
+            })?,
         },
         Some(other) => {
             return Err(SourceError::invalid(
@@ -248,11 +267,16 @@ pub fn parse(body: &[u8], context: &Context) -> Result<Batch, SourceError> {
     };
     let mut batch = Batch::default();
     for (index, raw) in items.into_iter().enumerate() {
-        let item: Item = serde_json::from_value(raw)
-            .map_err(|e| SourceError::invalid(format!("items[{index}]"), e.to_string()))?;
-        match item_event(&item, context).map_err(|e| prefix(index, e))? {
-            Ok(event) => batch.events.push(event),
-            Err(skip) => batch.skipped.push(skip),
+        let read = serde_json::from_str::<Item>(raw.get())
+            .map_err(|e| SourceError::invalid(format!("items[{index}]"), e.to_string()))
+            .and_then(|item| item_event(&item, context).map_err(|e| prefix(index, e)));
+        match read {
+            Ok(Ok(event)) => batch.events.push(event),
+            Ok(Err(skip)) => batch.skipped.push(skip),
+            Err(err) => {
+                batch.skipped.push(Skip::Unreadable);
+                batch.unreadable.push((index, err.to_string()));
+            }
         }
     }
     Ok(batch)
@@ -291,7 +315,9 @@ fn item_event(item: &Item, context: &Context) -> Result<Result<Event, Skip>, Sou
         description: Some(rule.description.into()),
         ttl: None,
         ingester: None,
-        kind: EventKind::Occurrence,
+        kind: EventKind::Occurrence {
+            delivery: Delivery::Identity,
+        },
         facts: Facts {
             rule: Some(rule.event_type.into()),
             result: None,
@@ -343,7 +369,11 @@ fn match_rule(item: &Item) -> Option<&'static Rule> {
 }
 
 fn privileged(item: &Item) -> bool {
-    let Some(spec) = item.request_object.as_ref().and_then(|o| o.spec.as_ref()) else {
+    let Some(raw) = item.request_object else {
+        return false;
+    };
+    // Anything that is not a Pod-shaped object (a JSON patch, a wrong type) is not privileged.
+    let Ok(RequestObject { spec: Some(spec) }) = serde_json::from_str(raw.get()) else {
         return false;
     };
     spec.containers

@@ -3,11 +3,12 @@
 
 use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{SourceError, fingerprint, parse_time};
 use crate::crd::{Category, ResourceRef, Severity};
-use crate::event::{Event, EventKind, Facts};
+use crate::event::{DeliveryId, Event, EventKind, Facts};
 
 pub const SOURCE: &str = "falco";
 
@@ -28,35 +29,41 @@ struct Alert {
 }
 
 /// Turns a webhook body into one Event per alert. `received_at` stands in for an alert
-/// without a `time`.
+/// without a `time`. Each alert's delivery id is the hash of its bytes as received.
 pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Vec<Event>, SourceError> {
-    // The usual body, one object, is read straight into an Alert (no intermediate Value).
-    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-        return Ok(vec![alert_event(
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        // The usual body, one object, is read straight into an Alert (no intermediate Value).
+        Some(b'{') => Ok(vec![alert_event(
             serde_json::from_slice(body)?,
             received_at,
-        )?]);
-    }
-    let value: Value = serde_json::from_slice(body)?;
-    match value {
-        Value::Array(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                serde_json::from_value(item)
-                    .map_err(SourceError::from)
-                    .and_then(|alert| alert_event(alert, received_at))
-                    .map_err(|e| at_index(i, e))
-            })
-            .collect(),
-        Value::Object(_) => Ok(vec![alert_event(
-            serde_json::from_value(value)?,
-            received_at,
+            DeliveryId::of_payload(body),
         )?]),
-        other => Err(SourceError::invalid(
-            "body",
-            format!("expected a Falco alert object, found {}", json_kind(&other)),
-        )),
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_slice(body)?;
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, raw)| {
+                    serde_json::from_str(raw.get())
+                        .map_err(SourceError::from)
+                        .and_then(|alert| {
+                            alert_event(
+                                alert,
+                                received_at,
+                                DeliveryId::of_payload(raw.get().as_bytes()),
+                            )
+                        })
+                        .map_err(|e| at_index(i, e))
+                })
+                .collect()
+        }
+        _ => {
+            let value: Value = serde_json::from_slice(body)?;
+            Err(SourceError::invalid(
+                "body",
+                format!("expected a Falco alert object, found {}", json_kind(&value)),
+            ))
+        }
     }
 }
 
@@ -72,7 +79,11 @@ pub fn severity(priority: &str) -> Option<Severity> {
     }
 }
 
-fn alert_event(mut alert: Alert, received_at: Timestamp) -> Result<Event, SourceError> {
+fn alert_event(
+    mut alert: Alert,
+    received_at: Timestamp,
+    delivery: DeliveryId,
+) -> Result<Event, SourceError> {
     let rule = required(alert.rule, "rule")?;
     let priority = required(alert.priority, "priority")?;
     let severity = severity(&priority).ok_or_else(|| {
@@ -156,7 +167,7 @@ fn alert_event(mut alert: Alert, received_at: Timestamp) -> Result<Event, Source
         description: alert.output.clone(),
         ttl: None,
         ingester: None,
-        kind: EventKind::Occurrence,
+        kind: EventKind::delivered(delivery),
         facts: Facts {
             rule: Some(rule),
             ..Default::default()

@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -37,7 +38,9 @@ use super::{SourceError, fingerprint};
 use crate::crd::{
     Category, FieldMapping, IngesterSpec, Normalization, ResourcePaths, ResourceRef, Severity,
 };
-use crate::event::{Event, EventKind, Facts, IngesterRef, Origin, lookup_value};
+use crate::event::{
+    Delivery, DeliveryId, Event, EventKind, Facts, IngesterRef, Origin, lookup_value,
+};
 
 /// Top-level details keys left out of the content fingerprint: they differ between resends.
 const TIMESTAMP_KEYS: [&str; 6] = [
@@ -140,31 +143,53 @@ impl GenericMapping {
     }
 
     /// A webhook body: a JSON object gives one event, an array of objects one per element.
+    /// Each event's delivery id is the hash of its payload item's bytes as received.
     pub fn events_from_payload(
         &self,
         body: &[u8],
         received_at: Timestamp,
     ) -> Result<Vec<Event>, SourceError> {
-        match serde_json::from_slice(body)? {
-            Value::Object(payload) => Ok(vec![self.payload_event(payload, received_at)?]),
-            Value::Array(items) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| match item {
-                    Value::Object(payload) => self.payload_event(payload, received_at),
-                    other => Err(SourceError::invalid(
-                        format!("[{i}]"),
-                        format!("expected an object, found {}", json_kind(&other)),
-                    )),
-                })
-                .collect(),
-            other => Err(SourceError::invalid(
-                "body",
-                format!(
-                    "expected a JSON object or an array of objects, found {}",
-                    json_kind(&other)
-                ),
-            )),
+        let payload_event = |raw: &[u8]| -> Result<Event, SourceError> {
+            match serde_json::from_slice(raw)? {
+                Value::Object(payload) => {
+                    self.payload_event(payload, received_at, DeliveryId::of_payload(raw))
+                }
+                other => Err(SourceError::invalid(
+                    "body",
+                    format!("expected an object, found {}", json_kind(&other)),
+                )),
+            }
+        };
+        match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => Ok(vec![payload_event(body)?]),
+            Some(b'[') => {
+                let items: Vec<&RawValue> = serde_json::from_slice(body)?;
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, raw)| {
+                        payload_event(raw.get().as_bytes()).map_err(|e| match e {
+                            SourceError::Invalid { field, problem } if field == "body" => {
+                                SourceError::invalid(format!("[{i}]"), problem)
+                            }
+                            SourceError::Invalid { field, problem } => {
+                                SourceError::invalid(format!("[{i}].{field}"), problem)
+                            }
+                            other => other,
+                        })
+                    })
+                    .collect()
+            }
+            _ => {
+                let other: Value = serde_json::from_slice(body)?;
+                Err(SourceError::invalid(
+                    "body",
+                    format!(
+                        "expected a JSON object or an array of objects, found {}",
+                        json_kind(&other)
+                    ),
+                ))
+            }
         }
     }
 
@@ -220,6 +245,7 @@ impl GenericMapping {
         &self,
         payload: Map<String, Value>,
         received_at: Timestamp,
+        delivery: DeliveryId,
     ) -> Result<Event, SourceError> {
         let payload = Value::Object(payload);
         let (severity, severity_source) = self.severity(&payload);
@@ -239,6 +265,7 @@ impl GenericMapping {
         Ok(Event {
             title,
             resource,
+            kind: EventKind::delivered(delivery),
             ..self.event(severity, details, received_at, fingerprint)
         })
     }
@@ -264,7 +291,9 @@ impl GenericMapping {
             description: None,
             ttl: self.ttl,
             ingester: Some(self.ingester.clone()),
-            kind: EventKind::Occurrence,
+            kind: EventKind::Occurrence {
+                delivery: Delivery::Identity,
+            },
             facts: Facts::default(),
         }
     }

@@ -8,14 +8,16 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::{TTL_MAX_SECONDS, TTL_MIN_SECONDS};
+use crate::config::{TTL_MAX_SECONDS, TTL_MIN_SECONDS, is_dns_label};
 use crate::crd::{Observation, ObservationSpec};
-use crate::event::{Event, EventKind};
+use crate::event::{Delivery, Event, EventKind};
 
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "zen-watcher";
 /// On finding Observations: the uid of the report (or watched object) the finding came from.
 pub const ORIGIN_UID_LABEL: &str = "zen.kube-zen.io/origin-uid";
+/// On occurrence Observations: the delivery that created it (see `status.deliveries`).
+pub const DELIVERY_ANNOTATION: &str = "zen.kube-zen.io/delivery";
 /// Marks `details` that were cut to fit `OBSERVATION_DETAILS_MAX_BYTES`.
 pub const TRUNCATED_KEY: &str = "zenWatcherTruncated";
 
@@ -31,6 +33,11 @@ pub struct ObservationSettings {
     pub cluster_ingester_namespaces: Vec<String>,
 }
 
+/// The name of `event`'s Observation (see [`observation_name`]).
+pub fn name_of(event: &Event) -> String {
+    observation_name(&event.source, &event.fingerprint)
+}
+
 /// `<source>-<first 16 hex of sha256(fingerprint)>`: the same event always gets the same name,
 /// on every replica.
 pub fn observation_name(source: &str, fingerprint: &str) -> String {
@@ -39,9 +46,10 @@ pub fn observation_name(source: &str, fingerprint: &str) -> String {
     format!("{source}-{hex}")
 }
 
-/// The namespace an event's Observation lives in: its resource's, else the watcher's. An
-/// event from an Ingester outside `CLUSTER_INGESTER_NAMESPACES` stays in that Ingester's
-/// namespace (tenancy: an Ingester cannot write into other namespaces).
+/// The namespace an event's Observation lives in: its resource's, else the watcher's (also
+/// when the payload names something that cannot be a namespace, so it never becomes a request
+/// the apiserver refuses). An event from an Ingester outside `CLUSTER_INGESTER_NAMESPACES`
+/// stays in that Ingester's namespace (tenancy: an Ingester cannot write into other namespaces).
 pub fn target_namespace<'a>(event: &'a Event, settings: &'a ObservationSettings) -> &'a str {
     if let Some(ingester) = &event.ingester
         && !settings
@@ -52,7 +60,7 @@ pub fn target_namespace<'a>(event: &'a Event, settings: &'a ObservationSettings)
     }
     event
         .namespace()
-        .filter(|ns| !ns.is_empty())
+        .filter(|ns| is_dns_label(ns))
         .unwrap_or(&settings.fallback_namespace)
 }
 
@@ -73,11 +81,21 @@ pub fn build(event: &Event, settings: &ObservationSettings) -> Observation {
         .clamp(TTL_MIN_SECONDS, TTL_MAX_SECONDS);
     let details = (!event.details.is_empty())
         .then(|| Value::Object(cap_details(&event.details, settings.details_max_bytes)));
+    let annotations = match &event.kind {
+        EventKind::Occurrence {
+            delivery: Delivery::Id(id),
+        } => Some(BTreeMap::from([(
+            DELIVERY_ANNOTATION.to_string(),
+            id.to_string(),
+        )])),
+        _ => None,
+    };
     Observation {
         metadata: ObjectMeta {
-            name: Some(observation_name(&event.source, &event.fingerprint)),
+            name: Some(name_of(event)),
             namespace: Some(target_namespace(event, settings).to_string()),
             labels: Some(labels),
+            annotations,
             ..Default::default()
         },
         spec: ObservationSpec {

@@ -1,4 +1,5 @@
 use super::*;
+use serde_json::json;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/audit/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -149,7 +150,13 @@ fn fingerprint_is_audit_id_and_stage() {
         e.fingerprint,
         fingerprint(&["audit", "a3", "ResponseComplete"])
     );
-    assert_eq!(e.kind, EventKind::Occurrence);
+    assert_eq!(
+        e.kind,
+        EventKind::Occurrence {
+            delivery: crate::event::Delivery::Identity
+        },
+        "an audit item is its own delivery"
+    );
     assert_eq!(e.facts.rule.as_deref(), Some("secret_modified"));
 }
 
@@ -280,14 +287,84 @@ fn malformed_batches_are_errors_naming_the_problem() {
         error(r#"{"kind":5}"#),
         "kind: expected a string, found a number"
     );
+}
+
+fn unreadable(body: &str) -> Vec<(usize, String)> {
+    let batch = parse(body.as_bytes(), &context()).unwrap();
+    assert!(batch.events.is_empty(), "{:?}", batch.events);
+    assert_eq!(
+        batch.skipped,
+        vec![Skip::Unreadable; batch.unreadable.len()]
+    );
+    batch.unreadable
+}
+
+#[test]
+fn an_unreadable_item_is_skipped_alone_naming_its_problem() {
+    let wrong_type = unreadable(r#"{"kind":"EventList","items":[{"verb":5}]}"#);
+    assert_eq!(wrong_type[0].0, 0);
     assert!(
-        error(r#"{"kind":"EventList","items":[{"verb":5}]}"#).starts_with("items[0]: invalid type")
+        wrong_type[0].1.starts_with("items[0]: invalid type"),
+        "{wrong_type:?}"
     );
     let no_time = r#"{"kind":"EventList","items":[{"auditID":"x","stage":"ResponseComplete","verb":"delete","objectRef":{"resource":"pods"}}]}"#;
-    assert_eq!(error(no_time), "items[0].stageTimestamp: is required");
+    assert_eq!(
+        unreadable(no_time)[0].1,
+        "items[0].stageTimestamp: is required"
+    );
     let bad_time =
         r#"{"kind":"EventList","items":[{"auditID":"x","verb":"delete","stageTimestamp":"soon"}]}"#;
-    assert!(error(bad_time).starts_with("items[0].stageTimestamp: \"soon\""));
+    assert!(
+        unreadable(bad_time)[0]
+            .1
+            .starts_with("items[0].stageTimestamp: \"soon\"")
+    );
     let no_id = r#"{"kind":"EventList","items":[{"verb":"delete","stageTimestamp":"2026-11-26T10:00:00Z"}]}"#;
-    assert_eq!(error(no_id), "items[0].auditID: is required");
+    assert_eq!(unreadable(no_id)[0].1, "items[0].auditID: is required");
+    let not_an_object = unreadable(r#"{"kind":"EventList","items":[7, "x", null]}"#);
+    assert_eq!(not_an_object.len(), 3);
+}
+
+fn secret_read(audit_id: &str) -> Value {
+    json!({"kind": "Event", "level": "Metadata", "auditID": audit_id, "stage": "ResponseComplete",
+           "verb": "get", "user": {"username": "alice"},
+           "objectRef": {"resource": "secrets", "namespace": "shop", "name": "db", "apiVersion": "v1"},
+           "responseStatus": {"code": 200}, "stageTimestamp": "2026-11-26T10:00:00.5Z"})
+}
+
+#[test]
+fn one_odd_item_never_costs_the_rest_of_the_batch() {
+    // `kubectl patch --type=json` logged at Request level: requestObject is a JSON array.
+    let json_patch = json!({"kind": "Event", "level": "Request", "auditID": "p1",
+        "stage": "ResponseComplete", "verb": "patch", "user": {"username": "alice"},
+        "objectRef": {"resource": "configmaps", "namespace": "shop", "name": "cfg", "apiVersion": "v1"},
+        "requestObject": [{"op": "add", "path": "/data/a", "value": "1"},
+                          {"op": "remove", "path": "/data/b"}],
+        "responseStatus": {"code": 200}, "stageTimestamp": "2026-11-26T10:00:00Z"});
+    let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+    let deep_pod = format!(
+        r#"{{"kind":"Event","auditID":"d1","stage":"ResponseComplete","verb":"create","user":{{"username":"bob"}},"objectRef":{{"resource":"pods","namespace":"shop","name":"p","apiVersion":"v1"}},"requestObject":{deep},"responseStatus":{{"code":201}},"stageTimestamp":"2026-11-26T10:00:00Z"}}"#
+    );
+    let odd_types = json!({"kind": "Event", "auditID": "o1", "stage": "ResponseComplete",
+        "verb": "create", "user": {"username": "bob"},
+        "objectRef": {"resource": "pods", "namespace": "shop", "name": "q", "apiVersion": "v1"},
+        "requestObject": {"spec": {"containers": "not a list"}},
+        "responseStatus": {"code": 201}, "stageTimestamp": "2026-11-26T10:00:00Z"});
+    let body = format!(
+        r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{json_patch},{deep_pod},{odd_types},{{"verb":[]}},{secret}]}}"#,
+        secret = secret_read("s1")
+    );
+    let batch = parse(body.as_bytes(), &context()).unwrap();
+    let types: Vec<&str> = batch.events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        ["configmap_modified", "secret_read"],
+        "the JSON patch is a ConfigMap change, the odd pods are not privileged (and match no other rule)"
+    );
+    assert_eq!(
+        batch.skipped,
+        [Skip::NoRule, Skip::NoRule, Skip::Unreadable],
+        "counted, each with its reason"
+    );
+    assert_eq!(batch.unreadable[0].0, 3);
 }

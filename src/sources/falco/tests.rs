@@ -61,7 +61,11 @@ fn pod_namespace_and_container_come_from_output_fields() {
         "2026-11-26T10:00:00.123456789Z".parse().unwrap()
     );
     assert_eq!(e.facts.rule.as_deref(), Some("Terminal shell in container"));
-    assert_eq!(e.kind, EventKind::Occurrence);
+    assert_eq!(
+        e.kind,
+        EventKind::delivered(DeliveryId::of_payload(&fixture("alert-critical.json"))),
+        "the delivery is the alert as received"
+    );
     assert_eq!(e.details["rule"], "Terminal shell in container");
     assert_eq!(e.details["priority"], "Critical");
     assert_eq!(
@@ -200,5 +204,27 @@ fn bad_input_is_an_error_naming_the_problem() {
     assert!(error(r#"[{"rule": 5, "priority": "Error"}]"#).starts_with("[0]"));
     assert!(
         error(r#"[{"rule": "r", "priority": "Error"}, {"rule": "r"}]"#).starts_with("[1].priority")
+    );
+}
+
+#[test]
+fn each_alert_of_an_array_is_its_own_delivery() {
+    let first = r#"{"rule":"Shell","priority":"Error","time":"2026-11-26T10:00:00.1Z"}"#;
+    let second = r#"{"rule":"Shell","priority":"Error","time":"2026-11-26T10:00:00.2Z"}"#;
+    let body = format!("[{first}, {second}]");
+    let events = parse(body.as_bytes(), RECEIVED.parse().unwrap()).unwrap();
+    assert_eq!(events[0].fingerprint, events[1].fingerprint, "one identity");
+    assert_eq!(
+        events[0].kind,
+        EventKind::delivered(DeliveryId::of_payload(first.as_bytes()))
+    );
+    assert_eq!(
+        events[1].kind,
+        EventKind::delivered(DeliveryId::of_payload(second.as_bytes()))
+    );
+    let resent = parse(first.as_bytes(), RECEIVED.parse().unwrap()).unwrap();
+    assert_eq!(
+        resent[0].kind, events[0].kind,
+        "a re-send is the same delivery"
     );
 }

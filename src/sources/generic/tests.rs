@@ -329,7 +329,12 @@ fn object_dedup_fields_fingerprint() {
 fn alertmanager_payload_is_one_event() {
     let m = webhook(json!({"normalization": {"severityField": "commonLabels.severity"}}));
     let e = one_payload(&m, &fixture("alertmanager.json"));
-    assert_eq!(e.kind, EventKind::Occurrence);
+    assert_eq!(
+        e.kind,
+        EventKind::delivered(crate::event::DeliveryId::of_payload(&fixture(
+            "alertmanager.json"
+        )))
+    );
     assert_eq!(e.severity, Severity::Medium);
     assert_eq!(e.details["severitySource"], json!("field"));
     assert_eq!(e.details["alerts"].as_array().unwrap().len(), 2);
