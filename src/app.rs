@@ -15,8 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::filter_watch::{self, FilterSource};
+use crate::informers::Findings;
 use crate::ingest::{self, Pipeline};
-use crate::ingesters::{self, Orchestrator, Sinks};
+use crate::ingesters::{self, Orchestrator};
 use crate::leader::{self, ElectionConfig, Leadership};
 use crate::metrics::Metrics;
 use crate::pipeline::filter::FilterConfig;
@@ -94,15 +95,28 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
         let (client, background) = (client.clone(), background.clone());
         async move { cap.recount_loop(client, background).await }
     });
+    let stop_leading = CancellationToken::new();
+    let (leadership, elector) = match ElectionConfig::from_config(&config) {
+        Some(election) => {
+            let (l, handle) = leader::start(
+                client.clone(),
+                election,
+                metrics.clone(),
+                stop_leading.clone(),
+            );
+            (l, Some(handle))
+        }
+        None => (Leadership::always(stop_leading.clone()), None),
+    };
+    let findings = Findings::new(pipeline.clone(), informer_queue.clone(), writer.clone(), {
+        let leadership = leadership.clone();
+        Arc::new(move || leadership.is_leader())
+    });
     let orchestrator = Arc::new(Orchestrator::new(
         client.clone(),
         routes,
         ingesters::Settings::from_config(&config),
-        Sinks {
-            pipeline: pipeline.clone(),
-            queue: informer_queue.clone(),
-            writer: writer.clone(),
-        },
+        findings.clone(),
     ));
     let (ingesters_listed, mut ingesters_ready) = watch::channel(false);
     tokio::spawn(
@@ -151,35 +165,14 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
         background.clone(),
     ));
 
-    let stop_leading = CancellationToken::new();
-    let (leadership, elector) = match ElectionConfig::from_config(&config) {
-        Some(election) => {
-            let (l, handle) = leader::start(
-                client.clone(),
-                election,
-                metrics.clone(),
-                stop_leading.clone(),
-            );
-            (l, Some(handle))
-        }
-        None => (Leadership::always(stop_leading.clone()), None),
-    };
-    let context = informers::Context {
-        client: client.clone(),
-        pipeline: pipeline.clone(),
-        queue: informer_queue,
-        writer: writer.clone(),
-        still_leader: {
-            let leadership = leadership.clone();
-            Arc::new(move || leadership.is_leader())
-        },
-    };
     let leader_work = tokio::spawn(leader::run_leader_tasks(leadership, {
         let config = config.clone();
         let metrics = metrics.clone();
+        let client = client.clone();
         move |term| {
             leader_tasks(
-                context.clone(),
+                client.clone(),
+                findings.clone(),
                 orchestrator.clone(),
                 config.clone(),
                 metrics.clone(),
@@ -260,25 +253,30 @@ fn observation_settings(config: &Config) -> ObservationSettings {
 /// The leader's work for one term: report informers, Ingester sources and status, and GC,
 /// until the term ends.
 async fn leader_tasks(
-    context: informers::Context,
+    client: Client,
+    findings: Findings,
     orchestrator: Arc<Orchestrator>,
     config: Config,
     metrics: Arc<Metrics>,
     term: CancellationToken,
 ) {
     tracing::info!(identity = %config.identity, "starting leader-only work");
-    let still_leader = context.still_leader.clone();
+    let fence = findings.clone();
     let gc = gc::run(
-        context.client.clone(),
+        client.clone(),
         Duration::from_secs(config.observation_ttl_seconds),
         config.gc_interval,
         config.gc_timeout,
-        move || still_leader(),
+        move || fence.is_leader(),
         term.clone(),
         move |result| metrics.gc_run(result),
     );
-    let ingesters = orchestrator.run_leader(term.clone(), context.still_leader.clone());
-    tokio::join!(informers::run(context, term.clone()), ingesters, gc);
+    let ingesters = orchestrator.run_leader(term.clone());
+    tokio::join!(
+        informers::run(client, findings, term.clone()),
+        ingesters,
+        gc
+    );
     tracing::info!(identity = %config.identity, "leader-only work stopped");
 }
 

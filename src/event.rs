@@ -42,6 +42,17 @@ pub struct IngesterRef {
     pub name: String,
 }
 
+impl IngesterRef {
+    /// The watch id of this Ingester's informer (`ingester-<16 hex>` of sha256 of
+    /// `namespace/name`): the `zen.kube-zen.io/origin-watch` label of its findings.
+    pub fn watch(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{}/{}", self.namespace, self.name).as_bytes());
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("ingester-{hex}")
+    }
+}
+
 /// The two kinds of Observation (docs/architecture.md, "Two kinds of Observation").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind {
@@ -114,6 +125,9 @@ impl std::fmt::Display for DeliveryId {
 pub struct Origin {
     pub uid: String,
     pub resource_version: Option<String>,
+    /// The watch the object comes from (a label value): `<plural>.<group>` of a report kind,
+    /// `ingester-<16 hex>` of an informer Ingester.
+    pub watch: String,
 }
 
 /// Source facts rules can match on: `rule` (Falco rule, Kyverno policy/rule), `result`
@@ -267,6 +281,21 @@ mod tests {
         assert_eq!(e.field("rule"), Some(json!("Shell")));
         assert_eq!(e.field("stage"), None);
         assert_eq!(e.field("nonsense"), None);
+    }
+
+    #[test]
+    fn an_ingester_watch_id_is_a_label_value_of_its_own() {
+        let id = |ns: &str, name: &str| {
+            IngesterRef {
+                namespace: ns.into(),
+                name: name.into(),
+            }
+            .watch()
+        };
+        let long = id(&"n".repeat(63), &"x".repeat(253));
+        assert_eq!(long.len(), "ingester-".len() + 16, "fits a label: {long}");
+        assert_ne!(id("a", "b-c"), id("a-b", "c"));
+        assert_eq!(id("a", "b"), id("a", "b"));
     }
 
     #[test]

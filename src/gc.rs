@@ -1,7 +1,9 @@
 //! Garbage collection of expired Observations (leader only). An occurrence expires its TTL
 //! after creation; a finding expires its TTL after it was resolved (an open finding is still
 //! true and is kept). The leader lists the Observations it manages in pages of 500 and deletes
-//! the expired ones with a uid precondition, so an Observation re-created meanwhile survives.
+//! the expired ones with uid and resourceVersion preconditions, so an Observation re-created,
+//! re-opened or counted again since the list survives. A run stops between pages and before
+//! each deletion once it is cancelled or leadership is lost.
 
 use std::time::Duration;
 
@@ -89,6 +91,10 @@ pub async fn run_once(
             delete(client, observation, &mut report).await;
         }
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(_) if cancel.is_cancelled() || !still_leader() => {
+                report.interrupted = true;
+                return Ok(report);
+            }
             Some(token) => params = params.continue_token(&token),
             None => return Ok(report),
         }
@@ -99,20 +105,25 @@ async fn delete(client: &Client, observation: &Observation, report: &mut Report)
     let namespace = observation.namespace().unwrap_or_default();
     let name = observation.name_any();
     let api: Api<Observation> = Api::namespaced(client.clone(), &namespace);
-    let params = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: observation.uid(),
-            resource_version: None,
-        }),
-        ..Default::default()
-    };
-    match api.delete(&name, &params).await {
+    match api.delete(&name, &delete_params(observation)).await {
         Ok(_) => report.deleted += 1,
         Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => report.skipped += 1,
         Err(err) => {
             tracing::warn!(%namespace, %name, error = %err, "GC could not delete an expired Observation");
             report.failed += 1;
         }
+    }
+}
+
+/// Deletes exactly the listed object: not one re-created (uid), re-opened or counted again
+/// (resourceVersion) since the list.
+fn delete_params(observation: &Observation) -> DeleteParams {
+    DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: observation.uid(),
+            resource_version: observation.resource_version(),
+        }),
+        ..Default::default()
     }
 }
 
@@ -222,6 +233,16 @@ mod tests {
             expired(&obs, at("2026-11-26T11:00:00Z"), WEEK),
             Some(Expiry::ResolvedFinding)
         );
+    }
+
+    #[test]
+    fn a_deletion_is_guarded_by_uid_and_resource_version() {
+        let mut obs = observation("2026-11-26T10:00:00Z", Some(1));
+        obs.metadata.uid = Some("u1".into());
+        obs.metadata.resource_version = Some("42".into());
+        let preconditions = delete_params(&obs).preconditions.unwrap();
+        assert_eq!(preconditions.uid.as_deref(), Some("u1"));
+        assert_eq!(preconditions.resource_version.as_deref(), Some("42"));
     }
 
     #[test]

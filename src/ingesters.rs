@@ -30,15 +30,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::ingest::Pipeline;
+use crate::informers::Findings;
 use crate::server::RouteTable;
-use crate::writer::{WriteQueue, Writer};
 
 pub use plan::{IngesterKey, Plan};
 pub use status::{Readiness, Reason};
-
-/// The fenced leadership check made before each leader-only write.
-pub type StillLeader = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// How often the Secrets of webhook auth are read again.
 pub const SECRET_REFRESH: Duration = Duration::from_secs(60);
@@ -61,32 +57,24 @@ impl Settings {
     }
 }
 
-/// Where informer sources' events go.
-#[derive(Clone)]
-pub struct Sinks {
-    pub pipeline: Arc<Pipeline>,
-    /// The informer write queue (informers wait for room).
-    pub queue: WriteQueue,
-    pub writer: Arc<Writer>,
-}
-
 pub struct Orchestrator {
     client: Client,
     routes: RouteTable,
     settings: Settings,
-    sinks: Sinks,
+    /// Where informer sources' findings go (fenced by the leadership of the term).
+    findings: Findings,
     /// The latest plan; `None` until the first complete Ingester list.
     plan: watch::Sender<Option<Arc<Plan>>>,
 }
 
 impl Orchestrator {
     /// `routes` is the server's table (`ServerState::routes()`), shared.
-    pub fn new(client: Client, routes: RouteTable, settings: Settings, sinks: Sinks) -> Self {
+    pub fn new(client: Client, routes: RouteTable, settings: Settings, findings: Findings) -> Self {
         Self {
             client,
             routes,
             settings,
-            sinks,
+            findings,
             plan: watch::Sender::new(None),
         }
     }
@@ -103,7 +91,7 @@ impl Orchestrator {
 
     /// The leader, for one term: informer sources and status writes until `term` is cancelled.
     /// Returns once every source has stopped.
-    pub async fn run_leader(self: Arc<Self>, term: CancellationToken, still_leader: StillLeader) {
-        leader::run(self, term, still_leader).await;
+    pub async fn run_leader(self: Arc<Self>, term: CancellationToken) {
+        leader::run(self, term).await;
     }
 }

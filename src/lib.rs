@@ -3,7 +3,6 @@
 pub mod app;
 pub mod config;
 pub mod crd;
-pub mod discovery;
 pub mod event;
 pub mod filter_watch;
 pub mod gc;

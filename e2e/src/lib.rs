@@ -11,6 +11,7 @@ pub mod crds;
 pub mod http;
 pub mod namespace;
 pub mod otelcol;
+pub mod proxy;
 pub mod replicas;
 pub mod tokens;
 pub mod wait;

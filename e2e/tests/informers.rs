@@ -1,5 +1,6 @@
 //! Report informers against a real apiserver: findings become Observations, replays change
-//! nothing, a lost finding is resolved and a deleted report resolves the rest.
+//! nothing, a lost finding is resolved, a result that turns `pass` is resolved and re-opens
+//! when it fails again, and a deleted report resolves the rest.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
@@ -12,14 +13,15 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use zen_watcher::crd::Observation;
-use zen_watcher::informers::{self, Context};
+use zen_watcher::informers::{self, Findings};
 use zen_watcher::ingest::Pipeline;
 use zen_watcher::metrics::Metrics;
 use zen_watcher::pipeline::filter::FilterConfig;
 use zen_watcher::writer::{ObservationSettings, RetryPolicy, WriteQueue, Writer};
 use zen_watcher_e2e::{TestNamespace, admin_client, apply_crds, apply_report_crds, wait_until};
 
-fn context(client: &Client, namespace: &str) -> Context {
+/// The findings sink of a leader that stays leader.
+fn findings(client: &Client, namespace: &str) -> Findings {
     let writer = Arc::new(Writer::new(
         client.clone(),
         ObservationSettings {
@@ -31,18 +33,13 @@ fn context(client: &Client, namespace: &str) -> Context {
         RetryPolicy::default(),
     ));
     let (queue, _) = WriteQueue::start(writer.clone(), 100, 4);
-    Context {
-        client: client.clone(),
-        pipeline: Arc::new(Pipeline::new(
-            FilterConfig::default(),
-            NonZeroUsize::new(1000).unwrap(),
-            Duration::from_secs(60),
-            Arc::new(Metrics::new()),
-        )),
-        queue,
-        writer,
-        still_leader: Arc::new(|| true),
-    }
+    let pipeline = Arc::new(Pipeline::new(
+        FilterConfig::default(),
+        NonZeroUsize::new(1000).unwrap(),
+        Duration::from_secs(60),
+        Arc::new(Metrics::new()),
+    ));
+    Findings::new(pipeline, queue, writer, Arc::new(|| true))
 }
 
 fn policy_reports(client: &Client, ns: &str) -> Api<DynamicObject> {
@@ -135,7 +132,8 @@ async fn policy_report_findings_follow_the_report() {
     let fallback = TestNamespace::create(&client, "fallback").await.unwrap();
     let cancel = CancellationToken::new();
     let run = tokio::spawn(informers::run(
-        context(&client, &fallback.name),
+        client.clone(),
+        findings(&client, &fallback.name),
         cancel.clone(),
     ));
     let first = wait_for("two fail findings", &ns, |o| o.len() == 2).await;
@@ -146,7 +144,8 @@ async fn policy_report_findings_follow_the_report() {
     run.await.unwrap();
     let cancel = CancellationToken::new();
     let run = tokio::spawn(informers::run(
-        context(&client, &fallback.name),
+        client.clone(),
+        findings(&client, &fallback.name),
         cancel.clone(),
     ));
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -171,6 +170,27 @@ async fn policy_report_findings_follow_the_report() {
         .await
         .unwrap();
     wait_for("finding b re-opened", &ns, |o| {
+        o.len() == 2 && o.values().all(|(_, r)| !r)
+    })
+    .await;
+
+    // a is fixed (the usual way a violation ends: its result turns pass): resolved...
+    let patch = json!({"results": [result("a", "pass"), result("b", "fail")]});
+    reports
+        .patch("pod-web-1", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    wait_for("finding a resolved by its pass", &ns, |o| {
+        o.len() == 2 && o.values().filter(|(_, r)| *r).count() == 1
+    })
+    .await;
+    // ...and fails again: re-opened.
+    let patch = json!({"results": [result("a", "fail"), result("b", "fail")]});
+    reports
+        .patch("pod-web-1", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    wait_for("finding a re-opened", &ns, |o| {
         o.len() == 2 && o.values().all(|(_, r)| !r)
     })
     .await;
@@ -226,7 +246,8 @@ async fn vulnerability_reports_keep_high_and_critical() {
     let fallback = TestNamespace::create(&client, "fallback").await.unwrap();
     let cancel = CancellationToken::new();
     let run = tokio::spawn(informers::run(
-        context(&client, &fallback.name),
+        client.clone(),
+        findings(&client, &fallback.name),
         cancel.clone(),
     ));
     let stored = wait_for("high and critical findings", &ns, |o| o.len() == expected).await;

@@ -22,8 +22,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use zen_watcher::crd::{Ingester, Observation};
+use zen_watcher::informers::Findings;
 use zen_watcher::ingest::Pipeline;
-use zen_watcher::ingesters::{Orchestrator, Settings, Sinks};
+use zen_watcher::ingesters::{Orchestrator, Settings};
 use zen_watcher::metrics::Metrics;
 use zen_watcher::pipeline::filter::FilterConfig;
 use zen_watcher::server::{IngesterAuth, RouteTable};
@@ -64,16 +65,12 @@ impl Harness {
             cluster_ingester_namespaces: vec![],
             secret_refresh: Duration::from_secs(2),
         };
-        let sinks = Sinks {
-            pipeline,
-            queue,
-            writer,
-        };
+        let findings = Findings::new(pipeline, queue, writer, Arc::new(|| true));
         let orchestrator = Arc::new(Orchestrator::new(
             client.clone(),
             routes.clone(),
             settings,
-            sinks,
+            findings,
         ));
         let shutdown = CancellationToken::new();
         let (ready_tx, ready) = watch::channel(false);
@@ -82,7 +79,7 @@ impl Harness {
         )];
         if leader {
             tasks.push(tokio::spawn(
-                orchestrator.run_leader(shutdown.child_token(), Arc::new(|| true)),
+                orchestrator.run_leader(shutdown.child_token()),
             ));
         }
         Harness {

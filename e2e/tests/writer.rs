@@ -489,3 +489,60 @@ async fn a_source_at_its_cap_is_dropped_with_reason_cap() {
     cancel.cancel();
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_former_leaders_queued_writes_and_resolutions_are_dropped() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use zen_watcher::writer::{Fence, WriteError, WriteQueue};
+
+    let (client, ns) = setup("fenced").await;
+    let w = Arc::new(writer(&client, &ns.name));
+    let (queue, _) = WriteQueue::start(w.clone(), 10, 1);
+    let leading = Arc::new(AtomicBool::new(true));
+    let fence: Fence = {
+        let leading = leading.clone();
+        Arc::new(move || leading.load(Ordering::SeqCst))
+    };
+    let mut report: kyverno::PolicyReport =
+        serde_json::from_slice(&fixture("kyverno/policyreport.json")).unwrap();
+    report.metadata.uid = Some(format!("uid-{}", ns.name));
+    let events: Vec<Event> = kyverno::events_from_report(&report, now())
+        .into_iter()
+        .map(|e| in_namespace(e, &ns.name))
+        .collect();
+    // Written while leader.
+    let fenced = |event: Event| Submission {
+        fence: Some(fence.clone()),
+        ..Submission::plain(event)
+    };
+    let first = queue.submit(fenced(events[0].clone())).await.unwrap();
+    assert_eq!(first.await.unwrap().unwrap().written, Written::Created);
+    // Leadership is lost with a job queued: its turn comes, and it is dropped unwritten.
+    leading.store(false, Ordering::SeqCst);
+    let queued = queue.submit(fenced(events[1].clone())).await.unwrap();
+    assert!(matches!(queued.await.unwrap(), Err(WriteError::Fenced)));
+    let stored = ns
+        .api::<Observation>()
+        .list(&Default::default())
+        .await
+        .unwrap();
+    assert_eq!(stored.items.len(), 1, "only the leader's write");
+    // A former leader resolves nothing either.
+    let uid = report.metadata.uid.clone().unwrap();
+    let resolved = w
+        .resolve_vanished(&uid, &BTreeSet::new(), now(), &*fence)
+        .await;
+    assert!(matches!(resolved, Err(WriteError::Fenced)), "{resolved:?}");
+    let open = ns
+        .api::<Observation>()
+        .list(&Default::default())
+        .await
+        .unwrap();
+    assert!(open.items.iter().all(|o| {
+        o.status
+            .as_ref()
+            .and_then(|s| s.resolved_at.as_ref())
+            .is_none()
+    }));
+}

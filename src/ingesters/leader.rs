@@ -11,10 +11,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::Orchestrator;
 use super::plan::{IngesterKey, Plan, PlannedIngester, Revision};
 use super::source::{Source, SourceReport};
 use super::status::{Readiness, next_status, status_patch};
-use super::{Orchestrator, StillLeader};
 use crate::crd::{Ingester, IngesterStatus};
 
 /// How often statuses are compared again, so a failed write is retried.
@@ -28,7 +28,6 @@ struct Running {
 struct Leader {
     orchestrator: Arc<Orchestrator>,
     term: CancellationToken,
-    still_leader: StillLeader,
     tasks: TaskTracker,
     reports: mpsc::UnboundedSender<SourceReport>,
     sources: BTreeMap<IngesterKey, Running>,
@@ -38,17 +37,12 @@ struct Leader {
     written: BTreeMap<IngesterKey, (Revision, IngesterStatus)>,
 }
 
-pub(super) async fn run(
-    orchestrator: Arc<Orchestrator>,
-    term: CancellationToken,
-    still_leader: StillLeader,
-) {
+pub(super) async fn run(orchestrator: Arc<Orchestrator>, term: CancellationToken) {
     let mut plans = orchestrator.plan.subscribe();
     let (reports, mut incoming) = mpsc::unbounded_channel();
     let mut leader = Leader {
         orchestrator,
         term: term.clone(),
-        still_leader,
         tasks: TaskTracker::new(),
         reports,
         sources: BTreeMap::new(),
@@ -135,8 +129,7 @@ impl Leader {
             revision: planned.revision.clone(),
             plan: informer,
             client: self.orchestrator.client.clone(),
-            sinks: self.orchestrator.sinks.clone(),
-            still_leader: self.still_leader.clone(),
+            findings: self.orchestrator.findings.clone(),
             reports: self.reports.clone(),
         };
         self.tasks.spawn(source.run(cancel.clone()));
@@ -172,7 +165,7 @@ impl Leader {
         self.written
             .retain(|key, _| plan.ingesters.contains_key(key));
         for (key, planned) in &plan.ingesters {
-            if self.term.is_cancelled() || !(self.still_leader)() {
+            if self.term.is_cancelled() || !self.orchestrator.findings.is_leader() {
                 return;
             }
             let Some(status) = self.status_to_write(key, planned) else {

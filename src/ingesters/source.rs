@@ -1,27 +1,25 @@
 //! One informer Ingester's source (leader only): discovery of its GVR, a dynamic watch in its
 //! scope, each applied object through the pipeline, each deleted object's finding resolved.
 
-use std::collections::BTreeSet;
-use tracing::Instrument;
-
-use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DynamicObject};
 use kube::core::ApiResource;
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event as WatchEvent};
+use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::PAGE_SIZE;
 use super::plan::{InformerPlan, IngesterKey, Revision};
 use super::status::{Readiness, Reason};
 use super::tenancy::{self, WatchScope};
-use super::{PAGE_SIZE, Sinks, StillLeader};
 use crate::crd::Gvr;
-use crate::discovery::{DISCOVERY_INTERVAL, Discovered, discover};
-use crate::ingest::Mode;
+use crate::event::Event;
+use crate::informers::Findings;
+use crate::informers::discovery::{DISCOVERY_INTERVAL, Discovered, discover};
+use crate::informers::watch::{self, Watched};
+use crate::pipeline::IngesterRules;
 
 /// A source's readiness, for the leader to write.
 #[derive(Clone, Debug)]
@@ -121,8 +119,7 @@ pub(super) struct Source {
     pub revision: Revision,
     pub plan: InformerPlan,
     pub client: Client,
-    pub sinks: Sinks,
-    pub still_leader: StillLeader,
+    pub findings: Findings,
     pub reports: mpsc::UnboundedSender<SourceReport>,
 }
 
@@ -143,7 +140,19 @@ impl Source {
             }
             tokio::time::sleep(DISCOVERY_INTERVAL).await;
         };
-        self.watch(api, &resource).await;
+        let mut config = watcher::Config::default().page_size(PAGE_SIZE);
+        if let Some(labels) = &self.plan.label_selector {
+            config = config.labels(labels);
+        }
+        if let Some(fields) = &self.plan.field_selector {
+            config = config.fields(fields);
+        }
+        let watched = IngesterWatch {
+            source: self,
+            watch_id: self.plan.mapping.ingester().watch(),
+            resource: resource.clone(),
+        };
+        watch::run(&watched, api, config, &self.findings).await;
     }
 
     fn report(&self, readiness: Readiness) {
@@ -194,99 +203,60 @@ impl Source {
         };
         Ok((api, resource))
     }
+}
 
-    async fn watch(&self, api: Api<DynamicObject>, resource: &ApiResource) {
-        let mut config = watcher::Config::default().page_size(PAGE_SIZE);
-        if let Some(labels) = &self.plan.label_selector {
-            config = config.labels(labels);
-        }
-        if let Some(fields) = &self.plan.field_selector {
-            config = config.fields(fields);
-        }
-        let mut events = watcher::watcher(api, config).default_backoff().boxed();
-        while let Some(event) = events.next().await {
-            match event {
-                Ok(WatchEvent::Apply(object) | WatchEvent::InitApply(object)) => {
-                    let span = root_span(&object, resource);
-                    self.apply(&object, resource).instrument(span).await;
-                }
-                Ok(WatchEvent::Delete(object)) => {
-                    let span = root_span(&object, resource);
-                    self.resolve(&object).instrument(span).await;
-                }
-                Ok(WatchEvent::InitDone) => self.report(Readiness::active(
-                    Reason::Watching,
-                    watching_message(&self.plan),
-                )),
-                Ok(WatchEvent::Init) => {}
-                Err(err) => self.failed(&err),
-            }
-        }
+/// An informer Ingester as a source of findings.
+struct IngesterWatch<'a> {
+    source: &'a Source,
+    watch_id: String,
+    resource: ApiResource,
+}
+
+impl Watched for IngesterWatch<'_> {
+    type Object = DynamicObject;
+
+    fn watch_id(&self) -> &str {
+        &self.watch_id
     }
 
-    fn failed(&self, err: &watcher::Error) {
-        tracing::warn!(ingester = %self.key, error = %err, "Ingester informer watch error");
-        let readiness = failure_code(err)
-            .and_then(|code| watch_failure_readiness(code, &self.plan.gvr, &self.plan.scope));
-        if let Some(readiness) = readiness {
-            self.report(readiness);
-        }
+    fn kind(&self) -> &str {
+        &self.resource.kind
     }
 
-    async fn apply(&self, object: &DynamicObject, resource: &ApiResource) {
-        if !(self.still_leader)() {
-            return;
-        }
-        let value = object_value(object, resource);
-        let event = match self
+    fn findings(&self, object: &DynamicObject) -> Vec<Event> {
+        let value = object_value(object, &self.resource);
+        match self
+            .source
             .plan
             .mapping
             .event_from_object(&value, Timestamp::now())
         {
-            Ok(event) => event,
+            Ok(event) => vec![event],
             Err(err) => {
-                tracing::warn!(ingester = %self.key, object = %object.name_any(), error = %err, "object not turned into an event");
-                return;
+                tracing::warn!(ingester = %self.source.key, object = %object.name_any(), error = %err, "object not turned into an event (no finding)");
+                Vec::new()
             }
-        };
-        let sinks = &self.sinks;
-        let outcome = sinks
-            .pipeline
-            .ingest(
-                vec![event],
-                Some(&self.plan.rules),
-                &sinks.queue,
-                Mode::watched(self.still_leader.clone(), false),
-            )
-            .await;
-        if !outcome.acknowledged() {
-            tracing::warn!(ingester = %self.key, object = %object.name_any(), "event not written; retried on the object's next change or resync");
         }
     }
 
-    /// A deleted object: its finding is resolved.
-    async fn resolve(&self, object: &DynamicObject) {
-        let Some(uid) = object.uid() else {
-            return;
-        };
-        if !(self.still_leader)() {
-            return;
-        }
-        let sinks = &self.sinks;
-        match sinks
-            .writer
-            .resolve_vanished(
-                &uid,
-                &BTreeSet::new(),
-                Timestamp::now(),
-                &*self.still_leader,
-            )
-            .await
-        {
-            Ok(resolved) => sinks.pipeline.resolved(&resolved),
-            Err(err) => {
-                tracing::warn!(ingester = %self.key, object = %object.name_any(), error = %err, "resolving a deleted object's finding failed")
-            }
+    fn rules(&self) -> Option<&IngesterRules> {
+        Some(&self.source.plan.rules)
+    }
+
+    fn listed(&self, _objects: usize) {
+        self.source.report(Readiness::active(
+            Reason::Watching,
+            watching_message(&self.source.plan),
+        ));
+    }
+
+    fn failed(&self, err: &watcher::Error) {
+        tracing::warn!(ingester = %self.source.key, error = %err, "Ingester informer watch error");
+        let plan = &self.source.plan;
+        let readiness = failure_code(err)
+            .and_then(|code| watch_failure_readiness(code, &plan.gvr, &plan.scope));
+        if let Some(readiness) = readiness {
+            self.source.report(readiness);
         }
     }
 }
@@ -301,13 +271,4 @@ pub fn object_value(object: &DynamicObject, resource: &ApiResource) -> Value {
             .or_insert_with(|| Value::String(resource.kind.clone()));
     }
     value
-}
-
-/// A root span per watched object event (informer events have no upstream trace).
-fn root_span(object: &DynamicObject, resource: &ApiResource) -> tracing::Span {
-    crate::spans::informer(
-        &resource.kind,
-        &object.uid().unwrap_or_default(),
-        &object.resource_version().unwrap_or_default(),
-    )
 }

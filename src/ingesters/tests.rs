@@ -14,7 +14,7 @@ use super::status::{READY, Readiness, Reason, desired_status, next_status, statu
 use super::tenancy::{ScopeError, WatchScope, check_resource_scope, watch_scope};
 use crate::config::parse_duration;
 use crate::crd::{Gvr, Ingester, IngesterState, IngesterStatus, WebhookAuth, WebhookAuthType};
-use crate::discovery::{Discovered, find_resource};
+use crate::informers::discovery::{Discovered, find_resource};
 use crate::server::IngesterAuth;
 
 const CLUSTER_NS: &str = "zen-system";

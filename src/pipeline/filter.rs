@@ -670,6 +670,7 @@ mod tests {
             origin: crate::event::Origin {
                 uid: "u".into(),
                 resource_version: None,
+                watch: "w".into(),
             },
         };
         e

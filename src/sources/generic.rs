@@ -142,6 +142,11 @@ impl GenericMapping {
         })
     }
 
+    /// The Ingester this mapping belongs to.
+    pub fn ingester(&self) -> &IngesterRef {
+        &self.ingester
+    }
+
     /// A webhook body: a JSON object gives one event, an array of objects one per element.
     /// Each event's delivery id is the hash of its payload item's bytes as received.
     pub fn events_from_payload(
@@ -235,6 +240,7 @@ impl GenericMapping {
                 origin: Origin {
                     uid,
                     resource_version: text_at(object, "metadata.resourceVersion"),
+                    watch: self.ingester.watch(),
                 },
             },
             ..self.event(severity, details, detected_at, fingerprint)

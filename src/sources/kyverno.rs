@@ -171,7 +171,7 @@ impl ResultTimestamp {
 /// One event per result and subject resource of `report`. A result's time is its `timestamp`,
 /// else the report's `creationTimestamp`, else `fallback` (typically now).
 pub fn events_from_report<K: ReportKind>(report: &Report<K>, fallback: Timestamp) -> Vec<Event> {
-    let context = &ReportContext::new(K::KIND, report, fallback);
+    let context = &ReportContext::new(K::KIND, super::report_watch::<K>(), report, fallback);
     report
         .results
         .iter()
@@ -205,7 +205,7 @@ struct ReportContext<'a> {
 }
 
 impl<'a> ReportContext<'a> {
-    fn new<K>(kind: &str, report: &'a Report<K>, fallback: Timestamp) -> Self {
+    fn new<K>(kind: &str, watch: String, report: &'a Report<K>, fallback: Timestamp) -> Self {
         let meta = &report.metadata;
         let mut summary = Map::new();
         insert(&mut summary, "kind", Some(kind));
@@ -219,6 +219,7 @@ impl<'a> ReportContext<'a> {
             origin: Origin {
                 uid: meta.uid.clone().unwrap_or_default(),
                 resource_version: meta.resource_version.clone(),
+                watch,
             },
             report: Value::Object(summary),
         }
@@ -535,6 +536,7 @@ mod tests {
                 origin: Origin {
                     uid: "9b1c7f3e-0d2a-4b5c-8e6f-7a8b9c0d1e2f".into(),
                     resource_version: Some("48213".into()),
+                    watch: "policyreports.wgpolicyk8s.io".into(),
                 }
             }
         );
@@ -664,7 +666,8 @@ mod tests {
             EventKind::Finding {
                 origin: Origin {
                     uid: String::new(),
-                    resource_version: None
+                    resource_version: None,
+                    watch: "clusterreports.openreports.io".into(),
                 }
             }
         );

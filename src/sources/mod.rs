@@ -21,6 +21,12 @@ pub trait ReportKind {
     type Scope;
 }
 
+/// The watch id of a report kind (`<plural>.<group>`): the `zen.kube-zen.io/origin-watch`
+/// label of its findings.
+pub fn report_watch<K: ReportKind>() -> String {
+    format!("{}.{}", K::PLURAL, K::GROUP)
+}
+
 /// `kube::Resource` for a report struct `$ty<K: ReportKind>` with a `metadata` field.
 macro_rules! report_resource {
     ($ty:ident) => {

@@ -149,7 +149,12 @@ pub fn events_from_report<K: ReportKind>(
     report: &VulnReport<K>,
     fallback: Timestamp,
 ) -> Vec<Event> {
-    let context = ReportContext::new(&report.metadata, &report.report, fallback);
+    let context = ReportContext::new(
+        &report.metadata,
+        &report.report,
+        super::report_watch::<K>(),
+        fallback,
+    );
     report
         .report
         .vulnerabilities
@@ -212,7 +217,7 @@ struct ReportContext<'a> {
 }
 
 impl<'a> ReportContext<'a> {
-    fn new(meta: &'a ObjectMeta, data: &ReportData, fallback: Timestamp) -> Self {
+    fn new(meta: &'a ObjectMeta, data: &ReportData, watch: String, fallback: Timestamp) -> Self {
         let workload = Workload::from_meta(meta);
         let resource = workload.resource();
         let shared_details = shared_details(&workload, data);
@@ -227,6 +232,7 @@ impl<'a> ReportContext<'a> {
             origin: Origin {
                 uid: meta.uid.clone().unwrap_or_default(),
                 resource_version: meta.resource_version.clone(),
+                watch,
             },
             shared_details,
         }
@@ -490,6 +496,7 @@ mod tests {
                 origin: Origin {
                     uid: "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d".into(),
                     resource_version: Some("48377".into()),
+                    watch: "vulnerabilityreports.aquasecurity.github.io".into(),
                 }
             }
         );

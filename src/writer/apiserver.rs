@@ -4,7 +4,7 @@
 //! that vanished get `status.resolvedAt`. Suppressed recurrences are counted in by
 //! [`Writer::count_recurrences`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
@@ -13,10 +13,11 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 
 use super::observation::{
-    DELIVERY_ANNOTATION, ORIGIN_UID_LABEL, ObservationSettings, build, whole_seconds,
+    DELIVERY_ANNOTATION, ORIGIN_UID_LABEL, ORIGIN_WATCH_LABEL, ObservationSettings, build,
+    whole_seconds,
 };
 use crate::crd::{Observation, ObservationStatus};
-use crate::event::{Delivery, Event, EventKind};
+use crate::event::{Delivery, Event, EventKind, Origin};
 use crate::pipeline::dedup::RECENT_DELIVERIES;
 use crate::pipeline::{ObservationRef, Recurrences};
 
@@ -119,6 +120,8 @@ impl Default for RetryPolicy {
 /// How many times an optimistic (resourceVersion-guarded) status update is retried when
 /// another writer got there first.
 const CONFLICT_RETRIES: u32 = 10;
+/// Page size when listing findings to resolve (whole objects: their status is needed).
+const RESOLVE_PAGE_SIZE: u32 = 100;
 /// Rounds of create-then-update: an Observation deleted between the two (GC) is created again.
 const CREATE_ROUNDS: u32 = 3;
 
@@ -238,7 +241,7 @@ impl Writer {
                             None => Written::Unchanged,
                         })
                 }
-                EventKind::Finding { .. } => reopen(&api, &name).await,
+                EventKind::Finding { origin } => reopen(&api, &name, origin).await,
             };
             match updated {
                 // Deleted between the create and the update (GC): create it again.
@@ -297,6 +300,42 @@ impl Writer {
             }
         }
         Ok(resolved)
+    }
+
+    /// Marks as resolved every open finding Observation written from the watch `watch` (label
+    /// `zen.kube-zen.io/origin-watch`) whose name is not in `present`: after a full list, what
+    /// the list no longer has. Listed in pages; `still_leader` is checked before each patch.
+    pub async fn resolve_unlisted(
+        &self,
+        watch: &str,
+        present: &HashSet<String>,
+        now: Timestamp,
+        still_leader: &(dyn Fn() -> bool + Send + Sync),
+    ) -> Result<Vec<(String, String)>, WriteError> {
+        let all: Api<Observation> = Api::all(self.client.clone());
+        let selector = format!("{ORIGIN_WATCH_LABEL}={watch}");
+        let mut params = ListParams::default()
+            .labels(&selector)
+            .limit(RESOLVE_PAGE_SIZE);
+        let mut resolved = Vec::new();
+        loop {
+            let page = all
+                .list(&params)
+                .await
+                .map_err(|e| classify("", &selector, e))?;
+            for observation in page.items {
+                if present.contains(&observation.name_any()) {
+                    continue;
+                }
+                if let Some(identity) = self.resolve(observation, now, still_leader).await? {
+                    resolved.push(identity);
+                }
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => return Ok(resolved),
+            }
+        }
     }
 
     /// Resolves one finding Observation (a copy just listed) unless it already is; returns its
@@ -405,11 +444,30 @@ async fn count(
     Ok(occurrences)
 }
 
-async fn reopen(api: &Api<Observation>, name: &str) -> Result<Written, kube::Error> {
+/// A finding seen again: re-opened if it was resolved, and its origin labels moved to the
+/// object it now comes from (a report re-created under a new uid; an Observation written
+/// before it had them) so resolution follows the finding.
+async fn reopen(
+    api: &Api<Observation>,
+    name: &str,
+    origin: &Origin,
+) -> Result<Written, kube::Error> {
+    let mut stale_labels = false;
     let reopened = update_status(api, name, None, |current| {
+        let labels = current.labels();
+        stale_labels = labels.get(ORIGIN_UID_LABEL) != Some(&origin.uid)
+            || labels.get(ORIGIN_WATCH_LABEL) != Some(&origin.watch);
         is_resolved(current).then(|| json!({"resolvedAt": null}))
     })
     .await?;
+    if stale_labels {
+        let patch = json!({"metadata": {"labels": {
+            ORIGIN_UID_LABEL: origin.uid,
+            ORIGIN_WATCH_LABEL: origin.watch,
+        }}});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
     Ok(if reopened.is_some() {
         Written::Reopened
     } else {

@@ -16,6 +16,10 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "zen-watcher";
 /// On finding Observations: the uid of the report (or watched object) the finding came from.
 pub const ORIGIN_UID_LABEL: &str = "zen.kube-zen.io/origin-uid";
+/// On finding Observations: the watch that wrote it (a report kind, `<plural>.<group>`, or
+/// an informer Ingester, `ingester-<hash>`), so a full list of that watch can resolve what it
+/// no longer has.
+pub const ORIGIN_WATCH_LABEL: &str = "zen.kube-zen.io/origin-watch";
 /// On occurrence Observations: the delivery that created it (see `status.deliveries`).
 pub const DELIVERY_ANNOTATION: &str = "zen.kube-zen.io/delivery";
 /// Marks `details` that were cut to fit `OBSERVATION_DETAILS_MAX_BYTES`.
@@ -73,6 +77,7 @@ pub fn build(event: &Event, settings: &ObservationSettings) -> Observation {
     ]);
     if let EventKind::Finding { origin } = &event.kind {
         labels.insert(ORIGIN_UID_LABEL.to_string(), origin.uid.clone());
+        labels.insert(ORIGIN_WATCH_LABEL.to_string(), origin.watch.clone());
     }
     let ttl = event
         .ttl

@@ -193,6 +193,7 @@ fn rollout_object_defaults() {
             origin: Origin {
                 uid: "6f1c2d3e-0000-4a5b-9c8d-7e6f5a4b3c2d".into(),
                 resource_version: Some("48213".into()),
+                watch: m.ingester().watch(),
             }
         }
     );
@@ -303,7 +304,12 @@ fn object_with_bad_creation_timestamp_uses_received_at() {
         EventKind::Finding {
             origin: Origin {
                 uid: "u1".into(),
-                resource_version: None
+                resource_version: None,
+                watch: crate::event::IngesterRef {
+                    namespace: "ops".into(),
+                    name: "my-ingester".into()
+                }
+                .watch(),
             }
         }
     );

@@ -107,6 +107,7 @@ fn finding() -> Event {
         origin: crate::event::Origin {
             uid: "report-uid".into(),
             resource_version: None,
+            watch: "policyreports.wgpolicyk8s.io".into(),
         },
     };
     event
@@ -303,6 +304,38 @@ async fn a_resolved_finding_is_reopened_and_an_open_one_left_alone() {
     let bodies = server.await.unwrap();
     assert_eq!(bodies[2]["status"], json!({"resolvedAt": null}));
     assert_eq!(bodies[2]["metadata"]["resourceVersion"], "5");
+}
+
+#[tokio::test]
+async fn a_finding_from_a_new_report_moves_its_origin_labels() {
+    let mut event = finding();
+    let object = leak(path(&event));
+    let before = stored(&event, "5", json!({}));
+    if let EventKind::Finding { origin } = &mut event.kind {
+        origin.uid = "new-report-uid".into();
+    }
+    let (client, server) = apiserver(vec![
+        step(
+            Method::POST,
+            "/namespaces/shop/observations",
+            Reply::Json(409, status(409, "AlreadyExists")),
+        ),
+        step(Method::GET, object, Reply::Json(200, before)),
+        step(
+            Method::PATCH,
+            object,
+            Reply::Json(200, stored(&event, "6", json!({}))),
+        ),
+    ]);
+    assert_eq!(
+        writer(client).write(&event).await.unwrap().written,
+        Written::Unchanged
+    );
+    let bodies = server.await.unwrap();
+    assert_eq!(
+        bodies[2]["metadata"]["labels"][ORIGIN_UID_LABEL],
+        "new-report-uid"
+    );
 }
 
 #[tokio::test]

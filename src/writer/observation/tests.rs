@@ -88,6 +88,7 @@ fn findings_carry_their_origin() {
         origin: Origin {
             uid: "uid-1".into(),
             resource_version: None,
+            watch: "policyreports.wgpolicyk8s.io".into(),
         },
     };
     let labels = build(&event, &settings()).metadata.labels.unwrap();
