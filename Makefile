@@ -12,7 +12,7 @@ export PATH := $(TOOLS_BIN):$(PATH)
 CHART := charts/zen-watcher
 
 .PHONY: build test lint fmt fmt-check clippy clippy-fuzz actionlint hadolint unit crds crds-check readme \
-        tools cluster-up cluster-down e2e fuzz demo demo-down bench
+        tools cluster-up cluster-down e2e fuzz demo demo-down bench chaos
 
 build: ## Build the workspace (debug)
 	cargo build --workspace --locked
@@ -85,3 +85,7 @@ demo-down: ## Stop the demo's watchers (by PID) and its control plane
 # Not part of `make test` (which compiles the benchmarks through clippy --all-targets).
 bench: ## Benchmarks in release mode -> BENCHMARKS.md and docs/bench/*.png (BENCH_QUICK=1: short)
 	scripts/bench.sh
+
+# Not part of `make test`: minutes of faults under load.
+chaos: ## Delivery guarantees under faults (leader SIGKILL/SIGTERM, apiserver frozen and restarted) -> RELIABILITY.md
+	scripts/chaos.sh

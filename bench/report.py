@@ -11,8 +11,8 @@ meta.json's `skipped` or `notes` when one is recorded):
   <in>/ingest.jsonl       webhook ingest (oha): side zen | sidekick | zen-traced
   <in>/write-rate.jsonl   Observation create rate: side zen | kube-rs
   <in>/failover.jsonl     leader failover: kind graceful | sigkill
-  <in>/memory.jsonl       RSS per phase: idle | after-webhook-events | reports-default-filter |
-                          reports-drop-all
+  <in>/memory.jsonl       RSS per phase: idle | audit-event-list | after-webhook-events |
+                          reports-default-filter | reports-drop-all
   <in>/meta.json          date, command, git_commit, machine, versions, notes, skipped
   <criterion>/**/new/{benchmark,estimates}.json   Criterion results (pipeline micro-benchmarks)
   <notes>/<section>.md    human explanation per section (ingest, tracing, write-rate, failover,
@@ -42,6 +42,7 @@ WRITE_RATE_RATIO = 0.8  # zen create rate >= 0.8x a bare kube-rs client's
 FAILOVER_TARGET_S = {"graceful": 3.0, "sigkill": 17.0}  # every run under it
 IDLE_RSS_MIB = 20.0
 REPORTS_PEAK_MIB = 64.0  # VmHWM while watching 2,000 VulnerabilityReports x 100
+AUDIT_GROWTH_PER_BODY = 4.0  # peak RSS growth reading the largest audit EventList, per body byte
 REPORTS_PHASES = ("reports-default-filter", "reports-drop-all")
 PIPELINE_ID = "normalise+filter+dedup/tracing off"
 PIPELINE_TRACED_ID = "normalise+filter+dedup/tracing on (always_on)"
@@ -64,7 +65,8 @@ SIDE_COLOR = {
 }
 KIND_ORDER = ("graceful", "sigkill")
 KIND_LABEL = {"graceful": "graceful (SIGTERM)", "sigkill": "SIGKILL"}
-PHASE_ORDER = ("idle", "after-webhook-events", "reports-default-filter", "reports-drop-all")
+PHASE_ORDER = ("idle", "audit-event-list", "after-webhook-events", "reports-default-filter", "reports-drop-all")
+AUDIT_PHASE = "audit-event-list"
 MEMORY_CONTEXT = (
     ("events", "events"),
     ("distinct", "distinct"),
@@ -73,6 +75,8 @@ MEMORY_CONTEXT = (
     ("observations_written", "Observations written"),
     ("seconds", "seconds"),
     ("retried_503_429", "503/429 retries"),
+    ("body_mib", "body MiB"),
+    ("peak_growth_mib", "peak growth MiB"),
 )
 PLOT_FILES = ("ingest-rps.png", "ingest-p99.png", "failover.png", "write-rate.png", "memory.png")
 # oha -z cuts the requests in flight at the deadline: not failures.
@@ -810,6 +814,13 @@ def memory_context(rows, keys=("reports", "vulnerabilities_per_report")):
     return ", ".join(parts)
 
 
+AUDIT_TARGET_NAME = "Memory, peak RSS growth reading a 16 MiB audit EventList"
+
+
+def audit_target_text():
+    return f"< {plain(AUDIT_GROWTH_PER_BODY)}× the body size"
+
+
 def section_memory(data, ctx):
     sec = Section("memory", "Memory")
     rows = data.rows if data else []
@@ -819,12 +830,15 @@ def section_memory(data, ctx):
         sec.targets.append(Target("Memory, idle RSS", f"< {plain(IDLE_RSS_MIB)} MiB", reason, NOT_MEASURED))
         for phase in REPORTS_PHASES:
             sec.targets.append(Target(f"Memory, peak RSS ({phase})", f"< {plain(REPORTS_PEAK_MIB)} MiB", reason, NOT_MEASURED))
+        sec.targets.append(Target(AUDIT_TARGET_NAME, audit_target_text(), reason, NOT_MEASURED))
         return sec
     sec.lines += [
         "RSS of the zen-watcher process at the end of each phase (current), and its peak over the "
         "process's life (VmHWM). Targets: idle RSS, and peak RSS while watching 2,000 "
         "VulnerabilityReports of 100 vulnerabilities each (with the default filter and with a filter "
-        "that drops everything). With several runs the worst run decides.",
+        "that drops everything); and for the largest audit EventList the watcher accepts (16 MiB), "
+        "how far its peak RSS rose above its RSS just before the POST, per byte of body. With "
+        "several runs the worst run decides.",
         "",
     ]
     context_cols = [(k, label) for k, label in MEMORY_CONTEXT if any(r.get(k) is not None for r in rows)]
@@ -856,6 +870,17 @@ def section_memory(data, ctx):
             sec.targets.append(Target(f"Memory, peak RSS ({phase})",
                                       f"< {plain(REPORTS_PEAK_MIB)} MiB while watching 2,000 reports × 100 vulnerabilities",
                                       measured, st))
+        elif phase == AUDIT_PHASE:
+            ratio = stat(r.get("peak_growth_mib") / r["body_mib"] for r in phase_rows
+                         if r.get("peak_growth_mib") is not None and r.get("body_mib"))
+            target_text = f"peak growth {audit_target_text()}"
+            st = NOT_MEASURED if ratio is None else (PASS if ratio.hi < AUDIT_GROWTH_PER_BODY else FAIL)
+            measured = "n/a" if ratio is None else f"{rng(ratio, unit='×')} the body"
+            growth = stat(r.get("peak_growth_mib") for r in phase_rows)
+            body_mib = stat(r.get("body_mib") for r in phase_rows)
+            if growth is not None and body_mib is not None:
+                measured += f" ({rng(growth, unit=' MiB')} for {rng(body_mib, unit=' MiB')})"
+            sec.targets.append(Target(AUDIT_TARGET_NAME, audit_target_text(), measured, st))
         row = [phase, len(phase_rows), rng(rss), rng(peak)]
         if has_steady:
             steady = stat(r.get("steady_mib") for r in phase_rows)
@@ -866,11 +891,13 @@ def section_memory(data, ctx):
         row += [target_text, status_cell(st)]
         body.append(row)
     present = {r["phase"] for r in rows}
-    for phase in ("idle",) + REPORTS_PHASES:
+    for phase in ("idle",) + REPORTS_PHASES + (AUDIT_PHASE,):
         if phase in present:
             continue
         reason = ctx.meta.reason((f"memory-{phase}", "memory"), f"no {phase} row in memory.jsonl")
-        if phase == "idle":
+        if phase == AUDIT_PHASE:
+            sec.targets.append(Target(AUDIT_TARGET_NAME, audit_target_text(), reason, NOT_MEASURED))
+        elif phase == "idle":
             sec.targets.insert(0, Target("Memory, idle RSS", f"< {plain(IDLE_RSS_MIB)} MiB", reason, NOT_MEASURED))
         else:
             sec.targets.append(Target(f"Memory, peak RSS ({phase})", f"< {plain(REPORTS_PEAK_MIB)} MiB", reason, NOT_MEASURED))

@@ -66,6 +66,8 @@ class ReportTest(unittest.TestCase):
             {"bench": "memory", "phase": "idle", "rss_mib": 25.0, "peak_mib": 25.0},
             {"bench": "memory", "phase": "reports-default-filter", "rss_mib": 30.0, "peak_mib": 40.0,
              "reports": 2000, "vulnerabilities_per_report": 100},
+            {"bench": "memory", "phase": "audit-event-list", "rss_mib": 30.0, "peak_mib": 80.0,
+             "rss_before_mib": 16.0, "peak_growth_mib": 64.0, "body_mib": 16.0},
         ]
         proc, text = self.run_report({"write-rate.jsonl": write, "failover.jsonl": failover,
                                       "memory.jsonl": memory})
@@ -75,6 +77,14 @@ class ReportTest(unittest.TestCase):
         self.assertIn("| pass |", self.summary_row(text, "Failover, SIGKILL"))
         self.assertIn("| FAIL |", self.summary_row(text, "Memory, idle"))  # 25 >= 20 MiB
         self.assertIn("| pass |", self.summary_row(text, "Memory, peak RSS (reports-default-filter)"))
+        self.assertIn("| FAIL |", self.summary_row(text, "Memory, peak RSS growth reading"))  # 4x, not < 4x
+        memory[-1]["peak_growth_mib"] = 40.0
+        _, text = self.run_report({"memory.jsonl": memory})
+        audit = self.summary_row(text, "Memory, peak RSS growth reading")
+        self.assertIn("| pass |", audit)
+        self.assertIn("2.50× the body (40.0 MiB for 16.0 MiB)", audit)
+        _, text = self.run_report({"memory.jsonl": memory[:1]})
+        self.assertIn("not measured", self.summary_row(text, "Memory, peak RSS growth reading"))
         self.assertIn("not measured", self.summary_row(text, "Pipeline"))
 
     def test_ingest_ratio_is_per_run_and_sidekick_absence_is_not_measured(self):

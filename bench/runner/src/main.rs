@@ -4,6 +4,8 @@
 //! appends JSON lines to `<out>/<bench>.jsonl` for `bench/report.py`.
 
 mod alerts;
+mod audit_batch;
+mod chaos;
 mod failover;
 mod load;
 mod memory;
@@ -39,6 +41,8 @@ enum Bench {
     Failover(failover::Args),
     /// RSS idle, after webhook events, and while watching VulnerabilityReports.
     Memory(memory::Args),
+    /// Delivery guarantees under faults (make chaos): writes RELIABILITY.md.
+    Chaos(chaos::Args),
 }
 
 #[tokio::main]
@@ -49,5 +53,6 @@ async fn main() -> anyhow::Result<()> {
         Bench::WriteRate(args) => write_rate::run(args, &out, &cli.logs).await,
         Bench::Failover(args) => failover::run(args, &out, &cli.logs).await,
         Bench::Memory(args) => memory::run(args, &out, &cli.logs).await,
+        Bench::Chaos(args) => chaos::run(args, &out, &cli.logs).await,
     }
 }

@@ -1,7 +1,9 @@
 //! Memory of one watcher (leader, informers on): RSS idle; after a burst of webhook events;
 //! peak and steady while it lists and watches many large VulnerabilityReports, once with the
 //! default filter (high and critical written) and once with a filter that drops everything
-//! (the watcher's own cost, without writes). Peak is the kernel's VmHWM: no sample is missed.
+//! (the watcher's own cost, without writes); and the growth of peak RSS while one watcher reads
+//! the largest audit EventList it accepts (16 MiB by default). Peak is the kernel's VmHWM: no
+//! sample is missed.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -17,7 +19,7 @@ use zen_watcher_e2e::{
 use crate::output::Results;
 use crate::process::rss;
 use crate::watchers::{self, delete_observations, metric_sum};
-use crate::{alerts, load, reports};
+use crate::{alerts, audit_batch, load, reports};
 
 /// A global expression no event satisfies.
 const DROP_ALL: &str = r#"{"expression": "source = \"no-such-source\""}"#;
@@ -36,6 +38,9 @@ pub struct Args {
     reports: usize,
     #[arg(long, default_value_t = 100)]
     vulnerabilities: usize,
+    /// Size of the audit EventList posted once (the watcher's AUDIT_MAX_REQUEST_BYTES default).
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    audit_bytes: usize,
 }
 
 pub async fn run(args: Args, out: &Results, logs: &Path) -> anyhow::Result<()> {
@@ -53,6 +58,8 @@ pub async fn run(args: Args, out: &Results, logs: &Path) -> anyhow::Result<()> {
         leftover == 0,
         "{leftover} VulnerabilityReports exist already: start from a fresh control plane (scripts/bench.sh starts one)"
     );
+
+    audit_batch_phase(&client, &args, kinds, &logs, out).await?;
 
     // Idle, then a burst of webhook events.
     let home = TestNamespace::create(&client, "bench-mem").await?;
@@ -183,6 +190,61 @@ pub async fn run(args: Args, out: &Results, logs: &Path) -> anyhow::Result<()> {
         delete_observations(&client, &reports_ns.name).await?;
     }
     reports::delete_all(&client, &reports_ns.name).await?;
+    Ok(())
+}
+
+/// Peak RSS growth while a fresh watcher reads one EventList of `audit_bytes`, and answers it.
+async fn audit_batch_phase(
+    client: &Client,
+    args: &Args,
+    kinds: usize,
+    logs: &Path,
+    out: &Results,
+) -> anyhow::Result<()> {
+    let home = TestNamespace::create(client, "bench-mem-audit").await?;
+    let events = TestNamespace::create(client, "bench-mem-audit-events").await?;
+    let batch = audit_batch::event_list(&events.name, args.audit_bytes)?;
+    let mut watcher = watchers::start("mem-audit", &home.name, false, &[], logs).await?;
+    watchers::wait_informers(&watcher.process, kinds).await?;
+    tokio::time::sleep(SETTLE).await;
+    let before = rss(watcher.process.pid())?;
+    let body_mib = batch.body.len() as f64 / (1024.0 * 1024.0);
+    let posted = load::post_all(
+        watcher.webhook,
+        "/audit/webhook",
+        watchers::TOKEN,
+        vec![batch.body],
+        1,
+    )
+    .await?;
+    anyhow::ensure!(posted.all_2xx(), "audit answers: {:?}", posted.statuses);
+    let after = rss(watcher.process.pid())?;
+    let written = metric_sum(
+        watcher.metrics,
+        "zen_watcher_observations_written_total",
+        &["source=\"audit\""],
+    )
+    .await?;
+    anyhow::ensure!(
+        written as usize == batch.secret_reads,
+        "{written} audit Observations written, {} secret reads sent",
+        batch.secret_reads
+    );
+    let growth = after.peak_mib - before.now_mib;
+    out.append(
+        "memory",
+        &json!({
+            "bench": "memory", "phase": "audit-event-list", "rss_mib": after.now_mib,
+            "peak_mib": after.peak_mib, "rss_before_mib": before.now_mib,
+            "peak_growth_mib": growth, "body_mib": body_mib,
+            "growth_per_body": growth / body_mib, "items": batch.items,
+            "observations_written": written, "seconds": posted.elapsed.as_secs_f64(),
+        }),
+    )?;
+    watcher
+        .process
+        .stop(Signal::Term, Duration::from_secs(60))?;
+    delete_observations(client, &events.name).await?;
     Ok(())
 }
 

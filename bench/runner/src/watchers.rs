@@ -87,11 +87,29 @@ fn log_timestamp(line: &str) -> Option<Timestamp> {
 }
 
 /// Deletes every Observation in `ns` (between runs, so etcd holds the same for each side).
+/// Deletes every Observation in `ns`. A deletecollection of tens of thousands of objects can
+/// outlast the client's read timeout while the apiserver goes on deleting: it is repeated
+/// (it is idempotent) until nothing is left.
 pub async fn delete_observations(client: &Client, ns: &str) -> anyhow::Result<()> {
-    Api::<Observation>::namespaced(client.clone(), ns)
-        .delete_collection(&DeleteParams::default(), &ListParams::default())
-        .await?;
-    Ok(())
+    let api = Api::<Observation>::namespaced(client.clone(), ns);
+    let mut last_error = None;
+    for _ in 0..10 {
+        match api
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await
+        {
+            Ok(_) => {}
+            Err(err) => last_error = Some(err),
+        }
+        let left = api.list_metadata(&ListParams::default().limit(1)).await?;
+        if left.items.is_empty() {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+    Err(anyhow::anyhow!(
+        "Observations in {ns} still there after 10 deletecollections (last error: {last_error:?})"
+    ))
 }
 
 /// The sum of every sample of `metric` whose labels contain all of `labels` (`k="v"` pairs).
