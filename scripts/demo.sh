@@ -246,13 +246,13 @@ post_ok 1 /audit/webhook "$DEMO_DIR/audit-eventlist.json"
 kubectl apply -f "$DEMO_DIR/policyreport.yaml" >/dev/null
 log "PolicyReport $DEMO_NS/demo-payments-api created (the leader's informer reads it)"
 kubectl apply -f "$DEMO_DIR/ingester.yaml" >/dev/null
-log "Ingester $DEMO_NS/demo-app created (webhook path /hooks/demo on every replica)"
+log "Ingester $DEMO_NS/demo-app created (webhook path /ingest/demo/app on every replica)"
 deadline=$(( $(date +%s) + READY_TIMEOUT ))
-until [ "$(post 2 /hooks/demo "$DEMO_DIR/ingester-payload.json")" = 200 ]; do
-  [ "$(date +%s)" -lt "$deadline" ] || fail "/hooks/demo on zen-watcher-2 did not answer 200 within ${READY_TIMEOUT}s (last: $(cat "$RUN_DIR/last-response" 2>/dev/null))"
+until [ "$(post 2 /ingest/demo/app "$DEMO_DIR/ingester-payload.json")" = 200 ]; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail "/ingest/demo/app on zen-watcher-2 did not answer 200 within ${READY_TIMEOUT}s (last: $(cat "$RUN_DIR/last-response" 2>/dev/null))"
   sleep 0.5
 done
-log "POST /hooks/demo (ingester-payload.json) -> zen-watcher-2: 200"
+log "POST /ingest/demo/app (ingester-payload.json) -> zen-watcher-2: 200"
 
 # ---------------------------------------------------------------- 5. results
 step "5/5 waiting for the Observations"

@@ -98,6 +98,30 @@ pub struct Args {
     /// CA bundle (PEM) that client certificates must chain to (mTLS).
     #[arg(long, env = "WEBHOOK_TLS_CLIENT_CA_FILE", help_heading = "Server")]
     pub webhook_tls_client_ca_file: Option<PathBuf>,
+    /// mTLS: client certificate names (SAN DNS or URI, or CN; comma-separated) allowed on /falco/webhook; empty allows any certificate the CA verified.
+    #[arg(
+        long,
+        env = "WEBHOOK_TLS_CLIENT_NAMES_FALCO",
+        value_delimiter = ',',
+        help_heading = "Server"
+    )]
+    pub webhook_tls_client_names_falco: Vec<String>,
+    /// mTLS: client certificate names allowed on /audit/webhook (as for FALCO).
+    #[arg(
+        long,
+        env = "WEBHOOK_TLS_CLIENT_NAMES_AUDIT",
+        value_delimiter = ',',
+        help_heading = "Server"
+    )]
+    pub webhook_tls_client_names_audit: Vec<String>,
+    /// mTLS: client certificate names allowed on Ingester paths that use the global auth (as for FALCO).
+    #[arg(
+        long,
+        env = "WEBHOOK_TLS_CLIENT_NAMES_INGESTERS",
+        value_delimiter = ',',
+        help_heading = "Server"
+    )]
+    pub webhook_tls_client_names_ingesters: Vec<String>,
 
     // --- limits ---
     /// Largest accepted webhook body.
@@ -136,6 +160,34 @@ pub struct Args {
     /// Longest one apiserver request of a write may take (connect, send, answer) before it fails as transient and is retried.
     #[arg(long, env = "APISERVER_REQUEST_TIMEOUT", default_value = "5s", value_parser = parse_duration, help_heading = "Limits")]
     pub apiserver_request_timeout: Duration,
+    /// Connections each listener serves at once; further clients wait in the accept queue.
+    #[arg(
+        long,
+        env = "SERVER_MAX_CONNECTIONS",
+        default_value_t = 1024,
+        help_heading = "Limits"
+    )]
+    pub server_max_connections: usize,
+    /// Longest a client may take to send a request's headers (HTTP/1; also how long an idle keep-alive connection waits for its next request).
+    #[arg(long, env = "SERVER_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration, help_heading = "Limits")]
+    pub server_header_read_timeout: Duration,
+    /// Longest a client may take to send a webhook body (answered 408 past it; WEBHOOK_REQUEST_TIMEOUT bounds the whole request).
+    #[arg(long, env = "SERVER_BODY_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration, help_heading = "Limits")]
+    pub server_body_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed (HTTP/1 and HTTP/2).
+    #[arg(long, env = "SERVER_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration, help_heading = "Limits")]
+    pub server_idle_timeout: Duration,
+    /// HTTP/2: interval of keep-alive pings; a client that does not answer one within the same time is disconnected.
+    #[arg(long, env = "SERVER_HTTP2_KEEPALIVE_INTERVAL", default_value = "20s", value_parser = parse_duration, help_heading = "Limits")]
+    pub server_http2_keepalive_interval: Duration,
+    /// HTTP/2: streams (requests) one connection may have open at once.
+    #[arg(
+        long,
+        env = "SERVER_HTTP2_MAX_CONCURRENT_STREAMS",
+        default_value_t = 100,
+        help_heading = "Limits"
+    )]
+    pub server_http2_max_concurrent_streams: u32,
     /// Time between SIGTERM and closing the listeners (endpoints are removed meanwhile).
     #[arg(long, env = "SHUTDOWN_DRAIN_DELAY", default_value = "5s", value_parser = parse_duration, help_heading = "Limits")]
     pub shutdown_drain_delay: Duration,
@@ -260,6 +312,7 @@ pub struct Config {
     pub webhook_allowed_ips: Vec<IpNet>,
     pub trusted_proxy_cidrs: Vec<IpNet>,
     pub tls: Option<TlsFiles>,
+    pub tls_client_names: TlsClientNames,
     pub max_request_bytes: u64,
     pub audit_max_request_bytes: u64,
     pub webhook_rate_limit: u32,
@@ -271,6 +324,7 @@ pub struct Config {
     pub apiserver_request_timeout: Duration,
     #[serde(with = "duration_text")]
     pub shutdown_drain_delay: Duration,
+    pub server_connections: ServerConnections,
     pub observation_details_max_bytes: u64,
     pub max_observations_per_source: u64,
     pub observation_ttl_seconds: u64,
@@ -292,6 +346,30 @@ pub struct Config {
     /// Things worth a warning at start (values clamped, auth not configured).
     #[serde(skip)]
     pub warnings: Vec<String>,
+}
+
+/// `WEBHOOK_TLS_CLIENT_NAMES_*`: the client certificate names each endpoint accepts (empty:
+/// any certificate the client CA verified).
+#[derive(Serialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsClientNames {
+    pub falco: Vec<String>,
+    pub audit: Vec<String>,
+    pub ingesters: Vec<String>,
+}
+
+/// What one connection may hold and for how long (`SERVER_*` limits).
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerConnections {
+    pub max_connections: usize,
+    #[serde(with = "duration_text")]
+    pub header_read_timeout: Duration,
+    #[serde(with = "duration_text")]
+    pub body_read_timeout: Duration,
+    #[serde(with = "duration_text")]
+    pub idle_timeout: Duration,
+    #[serde(with = "duration_text")]
+    pub http2_keepalive_interval: Duration,
+    pub http2_max_concurrent_streams: u32,
 }
 
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -427,6 +505,24 @@ impl Config {
             args.webhook_tls_key_file,
             args.webhook_tls_client_ca_file,
         )?;
+        let names = |list: Vec<String>| -> Vec<String> {
+            list.into_iter()
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect()
+        };
+        let tls_client_names = TlsClientNames {
+            falco: names(args.webhook_tls_client_names_falco),
+            audit: names(args.webhook_tls_client_names_audit),
+            ingesters: names(args.webhook_tls_client_names_ingesters),
+        };
+        if tls_client_names != TlsClientNames::default()
+            && tls.as_ref().is_none_or(|t| t.client_ca_file.is_none())
+        {
+            return Err(ConfigError::Conflict(
+                "WEBHOOK_TLS_CLIENT_NAMES_FALCO, _AUDIT and _INGESTERS name client certificates: they need mTLS (WEBHOOK_TLS_CLIENT_CA_FILE)".into(),
+            ));
+        }
         if webhook_auth_token.is_none()
             && args.webhook_auth_token_file.is_none()
             && args.webhook_allowed_ips.is_empty()
@@ -486,6 +582,26 @@ impl Config {
             1,
         )?;
         at_least("GC_TIMEOUT", "--gc-timeout", args.gc_timeout.as_secs(), 1)?;
+        at_least(
+            "SERVER_MAX_CONNECTIONS",
+            "--server-max-connections",
+            args.server_max_connections as u64,
+            1,
+        )?;
+        at_least(
+            "SERVER_HTTP2_MAX_CONCURRENT_STREAMS",
+            "--server-http2-max-concurrent-streams",
+            u64::from(args.server_http2_max_concurrent_streams),
+            1,
+        )?;
+        let server_connections = ServerConnections {
+            max_connections: args.server_max_connections,
+            header_read_timeout: args.server_header_read_timeout,
+            body_read_timeout: args.server_body_read_timeout,
+            idle_timeout: args.server_idle_timeout,
+            http2_keepalive_interval: args.server_http2_keepalive_interval,
+            http2_max_concurrent_streams: args.server_http2_max_concurrent_streams,
+        };
         for (variable, flag, value) in [
             (
                 "WEBHOOK_REQUEST_TIMEOUT",
@@ -501,6 +617,26 @@ impl Config {
                 "OCCURRENCE_FLUSH_INTERVAL",
                 "--occurrence-flush-interval",
                 args.occurrence_flush_interval,
+            ),
+            (
+                "SERVER_HEADER_READ_TIMEOUT",
+                "--server-header-read-timeout",
+                args.server_header_read_timeout,
+            ),
+            (
+                "SERVER_BODY_READ_TIMEOUT",
+                "--server-body-read-timeout",
+                args.server_body_read_timeout,
+            ),
+            (
+                "SERVER_IDLE_TIMEOUT",
+                "--server-idle-timeout",
+                args.server_idle_timeout,
+            ),
+            (
+                "SERVER_HTTP2_KEEPALIVE_INTERVAL",
+                "--server-http2-keepalive-interval",
+                args.server_http2_keepalive_interval,
             ),
         ] {
             if value < Duration::from_millis(100) {
@@ -578,6 +714,7 @@ impl Config {
             webhook_allowed_ips: args.webhook_allowed_ips,
             trusted_proxy_cidrs: args.server_trusted_proxy_cidrs,
             tls,
+            tls_client_names,
             max_request_bytes: args.server_max_request_bytes,
             audit_max_request_bytes: args.audit_max_request_bytes,
             webhook_rate_limit: args.webhook_rate_limit,
@@ -586,6 +723,7 @@ impl Config {
             webhook_request_timeout: args.webhook_request_timeout,
             apiserver_request_timeout: args.apiserver_request_timeout,
             shutdown_drain_delay: args.shutdown_drain_delay,
+            server_connections,
             observation_details_max_bytes: args.observation_details_max_bytes,
             max_observations_per_source: args.max_observations_per_source,
             observation_ttl_seconds,

@@ -43,9 +43,11 @@ pub struct IngesterRef {
 }
 
 impl IngesterRef {
-    /// The watch id of this Ingester's informer (`ingester-<16 hex>` of sha256 of
-    /// `namespace/name`): the `zen.kube-zen.io/origin-watch` label of its findings.
-    pub fn watch(&self) -> String {
+    /// The Ingester's id, `ingester-<16 hex>` of sha256 of `namespace/name` (a label value,
+    /// whatever the lengths of the names): the `zen.kube-zen.io/ingester` label of its
+    /// Observations, its informer's `zen.kube-zen.io/origin-watch` label, and its key in the
+    /// per-source cap.
+    pub fn id(&self) -> String {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(format!("{}/{}", self.namespace, self.name).as_bytes());
         let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
@@ -143,6 +145,16 @@ impl Event {
     /// The namespace of the object the event is about, if any.
     pub fn namespace(&self) -> Option<&str> {
         self.resource.as_ref().and_then(|r| r.namespace.as_deref())
+    }
+
+    /// What the per-source cap counts this event under: its Ingester's id for an Ingester's
+    /// events (two tenants with one source name never share a cap, and none can fill a
+    /// built-in source's), else its source.
+    pub fn cap_key(&self) -> std::borrow::Cow<'_, str> {
+        match &self.ingester {
+            Some(ingester) => std::borrow::Cow::Owned(ingester.id()),
+            None => std::borrow::Cow::Borrowed(&self.source),
+        }
     }
 
     /// The kind of the object the event is about, if any.
@@ -290,7 +302,7 @@ mod tests {
                 namespace: ns.into(),
                 name: name.into(),
             }
-            .watch()
+            .id()
         };
         let long = id(&"n".repeat(63), &"x".repeat(253));
         assert_eq!(long.len(), "ingester-".len() + 16, "fits a label: {long}");

@@ -118,9 +118,9 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn release(&self, source: &str) {
+    fn release(&self, cap_key: &str) {
         if let Some(cap) = &self.cap {
-            cap.release(source);
+            cap.release(cap_key);
         }
     }
 }
@@ -140,7 +140,8 @@ pub struct Ticket {
     key: IdentityKey,
     ticket: u64,
     delivery: Option<DeliveryId>,
-    reserved: bool,
+    /// The cap key reserved for ([`Event::cap_key`]), given back unless the write created.
+    reserved: Option<String>,
     notify: watch::Sender<Option<Settlement>>,
     settled: bool,
 }
@@ -148,8 +149,8 @@ pub struct Ticket {
 impl Ticket {
     fn finish(&mut self, settlement: Settlement, created: bool) {
         self.settled = true;
-        if self.reserved && !created {
-            self.shared.release(self.key.source());
+        if let Some(cap_key) = self.reserved.take().filter(|_| !created) {
+            self.shared.release(&cap_key);
         }
         let written = match &settlement {
             Settlement::Written(settled) => Some(settled.clone()),
@@ -347,13 +348,14 @@ impl Pipeline {
             let delivery = delivery_of(&event);
             match dedup {
                 Dedup::New(ticket) => {
-                    let reserved = self.shared.cap.is_some();
-                    if self
-                        .shared
-                        .cap
-                        .as_ref()
-                        .is_some_and(|c| !c.reserve(&event.source))
-                    {
+                    let mut reserved = None;
+                    if let Some(cap) = &self.shared.cap {
+                        let cap_key = event.cap_key();
+                        if cap.reserve(&cap_key) {
+                            reserved = Some(cap_key.into_owned());
+                        }
+                    }
+                    if self.shared.cap.is_some() && reserved.is_none() {
                         admission.settle(&key, ticket, None);
                         self.metrics.filtered(&event.source, "cap", "global");
                         tracing::debug!(

@@ -517,6 +517,63 @@ async fn mtls_requires_a_client_certificate_from_the_ca_and_it_is_enough() {
 }
 
 #[tokio::test]
+async fn each_endpoint_accepts_only_the_client_names_it_lists() {
+    let pki = Pki::new("test CA");
+    let dir = scratch("mtls-names");
+    let (cert, key) = write_leaf(&dir, &pki.leaf(ExtendedKeyUsagePurpose::ServerAuth));
+    let ca_file = dir.join("ca.crt");
+    std::fs::write(&ca_file, pki.ca.pem()).unwrap();
+    let running = start(
+        &[
+            "--webhook-auth-token",
+            "t",
+            "--webhook-tls-cert-file",
+            cert.to_str().unwrap(),
+            "--webhook-tls-key-file",
+            key.to_str().unwrap(),
+            "--webhook-tls-client-ca-file",
+            ca_file.to_str().unwrap(),
+            "--webhook-tls-client-names-falco",
+            "sidekick.falco.svc",
+            "--webhook-tls-client-names-audit",
+            "LOCALHOST",
+        ],
+        Arc::new(Recorder::default()),
+    )
+    .await;
+    // The client certificate's only DNS name is `localhost`.
+    let client = pki.leaf(ExtendedKeyUsagePurpose::ClientAuth);
+    let send = |request: String| {
+        let config = client_config(pki.ca_der(), Some(&client));
+        async move {
+            tls_request(running.webhook, config, &request)
+                .await
+                .unwrap()
+                .1
+        }
+    };
+    let refused = send(falco_request(None)).await;
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    assert!(
+        refused.contains("WEBHOOK_TLS_CLIENT_NAMES_FALCO"),
+        "{refused}"
+    );
+    let with_token = send(falco_request(Some("t"))).await;
+    assert!(
+        with_token.starts_with("HTTP/1.1 200"),
+        "a token still works: {with_token}"
+    );
+    let body = r#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}"#;
+    let audit = format!(
+        "POST /audit/webhook HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let allowed = send(audit).await;
+    assert!(allowed.starts_with("HTTP/1.1 200"), "{allowed}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn a_rewritten_serving_certificate_is_served_to_new_connections() {
     let pki = Pki::new("test CA");
     let dir = scratch("rotation");

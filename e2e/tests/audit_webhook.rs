@@ -25,8 +25,8 @@ const POLICY: &str = r#"apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: ["RequestReceived"]
 rules:
-  - level: None
-    resources: [{group: "zen.kube-zen.io"}]
+  - level: Metadata
+    resources: [{group: "zen.kube-zen.io", resources: ["observations"]}]
   - level: Metadata
     resources: [{group: "", resources: ["secrets"]}]
   - level: Request
@@ -255,5 +255,48 @@ async fn the_apiservers_audit_webhook_reaches_the_watcher_over_tls() {
         !text.contains(r#"endpoint="/audit/webhook",code="400""#),
         "no batch refused:\n{text}"
     );
+
+    // Someone deletes evidence: an Observation deleted by the admin is itself recorded. The
+    // watcher's own Observation writes (audited too, by the same policy) are not.
+    let evidence = deleted.metadata.name.clone().unwrap();
+    api.delete(&evidence, &DeleteParams::default())
+        .await
+        .unwrap();
+    let tampered = wait_until(
+        "the Observation's deletion as an Observation",
+        Duration::from_secs(90),
+        || {
+            let api = api.clone();
+            let evidence = evidence.clone();
+            async move {
+                let items = api.list(&Default::default()).await?.items;
+                Ok(items.into_iter().find(|o| {
+                    o.spec.event_type == "observation_tampered"
+                        && o.spec.resource.as_ref().and_then(|r| r.name.as_deref())
+                            == Some(evidence.as_str())
+                }))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    let details = tampered.spec.details.unwrap();
+    assert_eq!(details["verb"], "delete");
+    assert_ne!(
+        details["username"].as_str().unwrap_or_default(),
+        format!("system:serviceaccount:{}:zen-watcher", home.name)
+    );
+    // No feedback loop: writing that Observation (and its status) was audited as well, and
+    // none of it became another one.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let tampering: Vec<_> = api
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|o| o.spec.event_type == "observation_tampered")
+        .collect();
+    assert_eq!(tampering.len(), 1, "{tampering:#?}");
     assert!(watcher.try_exit().unwrap().is_none());
 }

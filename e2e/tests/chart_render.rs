@@ -329,3 +329,56 @@ fn helm_lint_passes() {
         );
     }
 }
+
+#[test]
+fn extra_read_resources_can_never_grant_secrets() {
+    for (group, resources) in [
+        ("", "{secrets}"),
+        ("", "{configmaps,secrets}"),
+        ("", "{*}"),
+        ("*", "{secrets}"),
+        ("*", "{*}"),
+    ] {
+        let out = template(&[
+            "--set-string",
+            &format!("rbac.extraReadResources[0].apiGroup={group}"),
+            "--set",
+            &format!("rbac.extraReadResources[0].resources={resources}"),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains("must not grant Secrets"),
+            "apiGroup {group:?} resources {resources} rendered: {stderr}"
+        );
+    }
+    let docs = render(&[
+        "--set",
+        "rbac.extraReadResources[0].apiGroup=argoproj.io",
+        "--set",
+        "rbac.extraReadResources[0].resources={*}",
+        "--set-string",
+        "rbac.extraReadResources[1].apiGroup=",
+        "--set",
+        "rbac.extraReadResources[1].resources={configmaps}",
+    ]);
+    let role = find(&docs, "ClusterRole")
+        .into_iter()
+        .find(|r| r["metadata"]["name"] == "zen-watcher")
+        .expect("the watcher's ClusterRole");
+    let rules = role["rules"].as_array().unwrap();
+    assert!(rules.iter().any(|r| r["apiGroups"][0] == "argoproj.io"));
+}
+
+#[test]
+fn the_secret_role_grants_get_only() {
+    let docs = render(&["--set", "rbac.ingesterSecretNamespaces={team-a}"]);
+    let role = find(&docs, "Role")
+        .into_iter()
+        .find(|r| r["metadata"]["name"] == "zen-watcher-ingester-secrets")
+        .expect("the Secret Role");
+    assert_eq!(role["metadata"]["namespace"], "team-a");
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}])
+    );
+}

@@ -236,6 +236,11 @@ async fn ingester_cel_rules_reject_incomplete_specs() {
             "webhook path is reserved by zen-watcher",
         ),
         (
+            "built-in-source",
+            json!({"source": "falco", "ingester": "webhook", "webhook": {"path": "/a"}}),
+            "source names falco, audit, kyverno and trivy are reserved",
+        ),
+        (
             "auth-no-secret",
             json!({"source": "argo", "ingester": "webhook", "webhook": {"path": "/a", "auth": {"type": "bearer"}}}),
             "bearer and basic auth need secretName",

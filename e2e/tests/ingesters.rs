@@ -1,7 +1,8 @@
 //! The Ingester orchestrator against a real apiserver: webhook routes follow Ingesters (add,
 //! move, delete, conflicts, per-path auth from Secrets), informer Ingesters turn watched
 //! objects into Observations and resolve them on delete, tenancy and discovery errors are
-//! written to the Ingester's status.
+//! written to the Ingester's status; what no Ingester may claim (Secrets and our own kinds, a
+//! path outside a tenant's prefix) and a contested path decided the same on two replicas.
 //!
 //! Every orchestrator sees the Ingesters of the whole cluster, so each test uses paths named
 //! after its own namespace and deletes its Ingesters at the end.
@@ -43,13 +44,19 @@ struct Harness {
 
 impl Harness {
     fn start(client: &Client, fallback_ns: &str, leader: bool) -> Harness {
+        Self::start_with(client, fallback_ns, leader, &[])
+    }
+
+    /// With `cluster` as `CLUSTER_INGESTER_NAMESPACES`.
+    fn start_with(client: &Client, fallback_ns: &str, leader: bool, cluster: &[&str]) -> Harness {
+        let cluster: Vec<String> = cluster.iter().map(|s| s.to_string()).collect();
         let writer = Arc::new(Writer::new(
             client.clone(),
             ObservationSettings {
                 fallback_namespace: fallback_ns.to_string(),
                 default_ttl_seconds: 86_400,
                 details_max_bytes: 32 * 1024,
-                cluster_ingester_namespaces: vec![],
+                cluster_ingester_namespaces: cluster.clone(),
             },
             RetryPolicy::default(),
         ));
@@ -62,7 +69,7 @@ impl Harness {
         ));
         let routes = RouteTable::new();
         let settings = Settings {
-            cluster_ingester_namespaces: vec![],
+            cluster_ingester_namespaces: cluster,
             secret_refresh: Duration::from_secs(2),
         };
         let findings = Findings::new(pipeline, queue, writer, Arc::new(|| true));
@@ -198,8 +205,8 @@ async fn webhook_routes_follow_ingesters() {
     let client = admin_client().await.unwrap();
     apply_crds(&client).await.unwrap();
     let ns = TestNamespace::create(&client, "ing-routes").await.unwrap();
-    let first = format!("/e2e/{}/first", ns.name);
-    let moved = format!("/e2e/{}/moved", ns.name);
+    let first = format!("/ingest/{}/first", ns.name);
+    let moved = format!("/ingest/{}/moved", ns.name);
     create(&ns, &webhook_ingester("hook", &first, None)).await;
 
     // Ready only once the existing Ingester is routed.
@@ -236,7 +243,7 @@ async fn a_second_ingester_on_a_taken_path_conflicts() {
     let ns = TestNamespace::create(&client, "ing-conflict")
         .await
         .unwrap();
-    let path = format!("/e2e/{}/shared", ns.name);
+    let path = format!("/ingest/{}/shared", ns.name);
     let mut harness = Harness::start(&client, &ns.name, true);
     harness.wait_ready().await;
     // Names in creation order, so a tie of the (second-resolution) creation times agrees.
@@ -278,8 +285,8 @@ async fn bearer_auth_comes_from_a_secret() {
         .create(&PostParams::default(), &secret("hook-token", "s3cret"))
         .await
         .unwrap();
-    let with_secret = format!("/e2e/{}/with", ns.name);
-    let without = format!("/e2e/{}/without", ns.name);
+    let with_secret = format!("/ingest/{}/with", ns.name);
+    let without = format!("/ingest/{}/without", ns.name);
     let bearer = |name: &str| json!({"type": "bearer", "secretName": name});
     let mut harness = Harness::start(&client, &ns.name, true);
     harness.wait_ready().await;
@@ -505,6 +512,137 @@ async fn an_unknown_gvr_is_not_served() {
         message.contains("nowhere.e2e.zen.io/v1/things"),
         "{message}"
     );
+
+    delete_all_ingesters(&ns).await;
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn an_informer_ingester_never_watches_secrets_whatever_rbac_allows() {
+    zen_watcher_e2e::init_logging();
+    let client = admin_client().await.unwrap();
+    apply_crds(&client).await.unwrap();
+    let ns = TestNamespace::create(&client, "ing-secrets").await.unwrap();
+    ns.api::<Secret>()
+        .create(
+            &PostParams::default(),
+            &Secret {
+                metadata: ObjectMeta {
+                    name: Some("db-password".into()),
+                    ..Default::default()
+                },
+                data: Some([("password".to_string(), ByteString(b"hunter2".to_vec()))].into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let informer = |resource: &str, group: &str| json!({"gvr": {"group": group, "version": "v1", "resource": resource}});
+    create(&ns, &widget_ingester("secrets", informer("secrets", ""))).await;
+    create(
+        &ns,
+        &widget_ingester("observations", informer("observations", "zen.kube-zen.io")),
+    )
+    .await;
+
+    // A cluster Ingester, an admin client: RBAC allows everything; the watcher still refuses.
+    let mut harness = Harness::start_with(&client, &ns.name, true, &[&ns.name]);
+    harness.wait_ready().await;
+    let message = wait_ready_condition(&ns, "secrets", "False", "ForbiddenResource").await;
+    assert!(
+        message.starts_with("secrets may not be watched"),
+        "{message}"
+    );
+    let message = wait_ready_condition(&ns, "observations", "False", "ForbiddenResource").await;
+    assert!(
+        message.contains("observations.zen.kube-zen.io"),
+        "{message}"
+    );
+    // Give a wrongly started watch the time to write, then check it wrote nothing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(observations(&ns).await.is_empty());
+
+    delete_all_ingesters(&ns).await;
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_contested_path_goes_to_the_oldest_ingester_on_every_replica() {
+    zen_watcher_e2e::init_logging();
+    let client = admin_client().await.unwrap();
+    apply_crds(&client).await.unwrap();
+    let ns = TestNamespace::create(&client, "ing-race").await.unwrap();
+    let path = format!("/ingest/{}/contested", ns.name);
+    // One replica sees the Ingesters arrive one by one, the other lists both at its start.
+    let mut early = Harness::start(&client, &ns.name, false);
+    early.wait_ready().await;
+    // The older one sorts last by name, so only its creation time can make it win; creation
+    // times have whole seconds, so the second one is created a second later.
+    create(&ns, &webhook_ingester("z-older", &path, None)).await;
+    early.wait_route(&path, true).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    create(&ns, &webhook_ingester("a-newer", &path, None)).await;
+    let mut late = Harness::start(&client, &ns.name, true);
+    late.wait_ready().await;
+
+    wait_ready_condition(&ns, "a-newer", "False", "PathConflict").await;
+    for (replica, harness) in [("early", &early), ("late", &late)] {
+        assert_eq!(
+            harness.routes.get(&path).map(|r| r.name.clone()).as_deref(),
+            Some("z-older"),
+            "{replica}"
+        );
+    }
+    // The older one goes: the newer one takes the path, on both replicas.
+    ns.api::<Ingester>()
+        .delete("z-older", &DeleteParams::default())
+        .await
+        .unwrap();
+    for harness in [&early, &late] {
+        let routes = harness.routes.clone();
+        let path = path.clone();
+        wait_until("a-newer takes the path", DEADLINE, || {
+            let routes = routes.clone();
+            let path = path.clone();
+            async move {
+                Ok(
+                    (routes.get(&path).map(|r| r.name.clone()).as_deref() == Some("a-newer"))
+                        .then_some(()),
+                )
+            }
+        })
+        .await
+        .unwrap();
+    }
+
+    delete_all_ingesters(&ns).await;
+    early.stop().await;
+    late.stop().await;
+}
+
+#[tokio::test]
+async fn a_tenant_cannot_take_a_path_outside_its_namespace() {
+    zen_watcher_e2e::init_logging();
+    let client = admin_client().await.unwrap();
+    apply_crds(&client).await.unwrap();
+    let ns = TestNamespace::create(&client, "ing-prefix").await.unwrap();
+    let own = format!("/ingest/{}/own", ns.name);
+    let mut harness = Harness::start(&client, &ns.name, true);
+    harness.wait_ready().await;
+    create(
+        &ns,
+        &webhook_ingester("global", "/hooks/platform-e2e", None),
+    )
+    .await;
+    create(&ns, &webhook_ingester("own", &own, None)).await;
+
+    harness.wait_route(&own, true).await;
+    let message = wait_ready_condition(&ns, "global", "False", "PathOutsideNamespace").await;
+    assert!(
+        message.contains(&format!("under /ingest/{}/", ns.name)),
+        "{message}"
+    );
+    assert!(harness.routes.get("/hooks/platform-e2e").is_none());
 
     delete_all_ingesters(&ns).await;
     harness.stop().await;

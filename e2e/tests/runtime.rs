@@ -427,7 +427,7 @@ async fn webhook_ingester_paths_follow_the_ingester_on_every_replica() {
         .unwrap()
     };
     ingesters
-        .create(&PostParams::default(), &ingester("/hooks/argo"))
+        .create(&PostParams::default(), &ingester("/ingest/zen-system/argo"))
         .await
         .unwrap();
     let payload = serde_json::to_vec(&json!({"app": "checkout", "namespace": ns.name, "severity": "high", "message": "rollout degraded"})).unwrap();
@@ -436,17 +436,19 @@ async fn webhook_ingester_paths_follow_the_ingester_on_every_replica() {
         let body = payload.clone();
         let token = token.clone();
         wait_until(
-            &format!("/hooks/argo on zen-{i}"),
+            &format!("/ingest/zen-system/argo on zen-{i}"),
             Duration::from_secs(60),
             || {
                 let body = body.clone();
                 let token = token.clone();
                 async move {
-                    Ok((post(webhook, "/hooks/argo", &body, Some(&token))
-                        .await?
-                        .status
-                        == 200)
-                        .then_some(()))
+                    Ok(
+                        (post(webhook, "/ingest/zen-system/argo", &body, Some(&token))
+                            .await?
+                            .status
+                            == 200)
+                            .then_some(()),
+                    )
                 }
             },
         )
@@ -468,7 +470,7 @@ async fn webhook_ingester_paths_follow_the_ingester_on_every_replica() {
     );
 
     // The path moves.
-    let patch = json!({"spec": {"webhook": {"path": "/hooks/rollouts"}}});
+    let patch = json!({"spec": {"webhook": {"path": "/ingest/zen-system/rollouts"}}});
     ingesters
         .patch(
             "argo",
@@ -485,10 +487,10 @@ async fn webhook_ingester_paths_follow_the_ingester_on_every_replica() {
             let token = token.clone();
             let body = body.clone();
             async move {
-                let old = post(webhook, "/hooks/argo", &body, Some(&token))
+                let old = post(webhook, "/ingest/zen-system/argo", &body, Some(&token))
                     .await?
                     .status;
-                let new = post(webhook, "/hooks/rollouts", &body, Some(&token))
+                let new = post(webhook, "/ingest/zen-system/rollouts", &body, Some(&token))
                     .await?
                     .status;
                 Ok((old == 404 && new == 200).then_some(()))
@@ -508,11 +510,13 @@ async fn webhook_ingester_paths_follow_the_ingester_on_every_replica() {
             let token = token.clone();
             let body = body.clone();
             async move {
-                Ok((post(webhook, "/hooks/rollouts", &body, Some(&token))
-                    .await?
-                    .status
-                    == 404)
-                    .then_some(()))
+                Ok(
+                    (post(webhook, "/ingest/zen-system/rollouts", &body, Some(&token))
+                        .await?
+                        .status
+                        == 404)
+                        .then_some(()),
+                )
             }
         })
         .await

@@ -62,6 +62,7 @@ fuzz_target!(|data: &[u8]| {
         .count();
     assert_eq!(unreadable, batch.unreadable.len());
     for event in &batch.events {
+        common::check_placement(event);
         assert_eq!(event.source, "audit");
         assert!(event.fingerprint.starts_with("[\"audit\","));
         assert_eq!(

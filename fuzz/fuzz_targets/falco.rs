@@ -15,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for event in &events {
+        common::check_placement(event);
         assert_eq!(event.source, "falco");
         assert!(!event.fingerprint.is_empty());
         assert!(matches!(

@@ -49,7 +49,11 @@ pub const RESERVED_PATHS: [&str; 5] = [
 ).message("a webhook Ingester needs spec.webhook.path").reason(Reason::FieldValueRequired).field_path(".webhook"))]
 #[serde(rename_all = "camelCase")]
 pub struct IngesterSpec {
-    /// Name written to each Observation's `spec.source` and `source` label.
+    /// Name written to each Observation's `spec.source` and `source` label. `falco`, `audit`,
+    /// `kyverno` and `trivy` are reserved for the built-in sources.
+    #[x_kube(validation = Rule::new(
+        "!(self in ['falco', 'audit', 'kyverno', 'trivy'])"
+    ).message("source names falco, audit, kyverno and trivy are reserved for zen-watcher's built-in sources"))]
     #[schemars(
         length(min = 1, max = 40),
         regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -242,6 +242,14 @@ fn ingester_cel_rules() {
     }
     let auth = &spec["properties"]["webhook"]["properties"]["auth"];
     assert_eq!(rules(auth).len(), 1);
+    let source_rules = rules(&spec["properties"]["source"]);
+    assert_eq!(source_rules.len(), 1);
+    for reserved in crate::ingesters::reserved::RESERVED_SOURCES {
+        assert!(
+            source_rules[0].contains(&format!("'{reserved}'")),
+            "source {reserved} not reserved by the CRD"
+        );
+    }
 }
 
 /// The apiserver estimates each CEL rule's cost from the sizes of what it touches; unbounded

@@ -3,7 +3,9 @@
 //!
 //! Webhook path conflicts go to the Ingester created first (then by namespace/name). They are
 //! decided before credentials are looked at, so a Secret appearing or vanishing never moves a
-//! path from one Ingester to another.
+//! path from one Ingester to another. What no Ingester may claim (a built-in source's name, a
+//! forbidden resource, a tenant path outside its namespace's prefix) is refused before any
+//! competition ([`super::reserved`]).
 
 use crate::config::parse_duration;
 use std::cmp::Ordering;
@@ -14,6 +16,7 @@ use std::fmt;
 use kube::ResourceExt;
 
 use super::auth::{self, AuthError, Secrets};
+use super::reserved::{self, Refusal};
 use super::status::{Readiness, Reason};
 use super::tenancy::{self, WatchScope};
 use crate::crd::{Gvr, Ingester, IngesterKind, IngesterStatus, RESERVED_PATHS, WebhookSource};
@@ -101,7 +104,7 @@ pub fn plan(ingesters: &[Ingester], secrets: &Secrets, cluster_namespaces: &[Str
             continue;
         };
         match ingester.spec.ingester {
-            IngesterKind::Webhook => match webhook_candidate(&key, ingester) {
+            IngesterKind::Webhook => match webhook_candidate(&key, ingester, cluster_namespaces) {
                 Ok(candidate) => candidates.push(candidate),
                 Err(readiness) => insert(&mut plan, key, ingester, readiness, None),
             },
@@ -200,6 +203,7 @@ fn auth_readiness(path: &str, err: &AuthError) -> Readiness {
 fn webhook_candidate<'a>(
     key: &IngesterKey,
     ingester: &'a Ingester,
+    cluster_namespaces: &[String],
 ) -> Result<Candidate<'a>, Readiness> {
     let webhook = ingester.spec.webhook.as_ref().ok_or_else(|| {
         Readiness::error(
@@ -208,6 +212,9 @@ fn webhook_candidate<'a>(
         )
     })?;
     check_path(&webhook.path)?;
+    if !tenancy::is_cluster_namespace(&key.namespace, cluster_namespaces) {
+        reserved::check_tenant_path(&key.namespace, &webhook.path).map_err(refused)?;
+    }
     let (mapping, rules) = compile(key, ingester)?;
     Ok(Candidate {
         key: key.clone(),
@@ -247,6 +254,7 @@ fn informer_plan(
             "an informer Ingester needs spec.informer.gvr",
         )
     })?;
+    reserved::check_gvr(&gvr).map_err(refused)?;
     let requested = informer.and_then(|i| i.namespace.as_deref());
     let scope = tenancy::watch_scope(&key.namespace, requested, cluster_namespaces)
         .map_err(|e| Readiness::error(Reason::NotAllowedNamespace, e.to_string()))?;
@@ -263,6 +271,15 @@ fn informer_plan(
     })
 }
 
+fn refused(refusal: Refusal) -> Readiness {
+    let reason = match refusal {
+        Refusal::ReservedSource { .. } => Reason::ReservedSource,
+        Refusal::ForbiddenResource { .. } => Reason::ForbiddenResource,
+        Refusal::PathOutsideNamespace { .. } => Reason::PathOutsideNamespace,
+    };
+    Readiness::error(reason, refusal.to_string())
+}
+
 /// Normalisation, filters and dedup settings, compiled; errors as an InvalidSpec readiness.
 fn compile(
     key: &IngesterKey,
@@ -270,6 +287,7 @@ fn compile(
 ) -> Result<(GenericMapping, IngesterRules), Readiness> {
     let invalid = |message: String| Readiness::error(Reason::InvalidSpec, message);
     let spec = &ingester.spec;
+    reserved::check_source(&spec.source).map_err(refused)?;
     let mapping = GenericMapping::compile(&key.namespace, &key.name, spec)
         .map_err(|e| invalid(e.to_string()))?;
     let filter = spec

@@ -28,6 +28,12 @@ pub enum Reason {
     ApiNotServed,
     Forbidden,
     NotAllowedNamespace,
+    /// `spec.source` names a built-in source.
+    ReservedSource,
+    /// An informer on a resource no Ingester may watch (Secrets, token reviews, our own kinds).
+    ForbiddenResource,
+    /// A tenant's webhook path outside `/ingest/<namespace>/`.
+    PathOutsideNamespace,
 }
 
 impl Reason {
@@ -43,6 +49,9 @@ impl Reason {
             Reason::ApiNotServed => "APINotServed",
             Reason::Forbidden => "Forbidden",
             Reason::NotAllowedNamespace => "NotAllowedNamespace",
+            Reason::ReservedSource => "ReservedSource",
+            Reason::ForbiddenResource => "ForbiddenResource",
+            Reason::PathOutsideNamespace => "PathOutsideNamespace",
         }
     }
 }

@@ -57,7 +57,7 @@ fn webhook_with_auth(kind: &str, secret: Option<&str>) -> Ingester {
         "team-a",
         "hook",
         "2026-01-01T00:00:00Z",
-        json!({"source": "hooks", "ingester": "webhook", "webhook": {"path": "/hooks/a", "auth": auth}}),
+        json!({"source": "hooks", "ingester": "webhook", "webhook": {"path": "/ingest/team-a/a", "auth": auth}}),
     )
 }
 
@@ -113,12 +113,12 @@ fn a_webhook_ingester_is_routed() {
             "team-a",
             "hook",
             "2026-01-01T00:00:00Z",
-            "/hooks/a",
+            "/ingest/team-a/a",
         )],
         &Secrets::new(),
         &cluster_namespaces(),
     );
-    let route = &plan.routes["/hooks/a"];
+    let route = &plan.routes["/ingest/team-a/a"];
     assert_eq!(
         (route.namespace.as_str(), route.name.as_str()),
         ("team-a", "hook")
@@ -130,17 +130,32 @@ fn a_webhook_ingester_is_routed() {
 
 #[test]
 fn the_older_ingester_keeps_a_contested_path() {
-    let older = webhook("team-b", "first", "2026-01-01T00:00:00Z", "/hooks/x");
-    let newer = webhook("team-a", "second", "2026-01-02T00:00:00Z", "/hooks/x");
+    // A cluster Ingester may take any free path, a tenant's prefix included.
+    let older = webhook(
+        CLUSTER_NS,
+        "first",
+        "2026-01-01T00:00:00Z",
+        "/ingest/team-a/x",
+    );
+    let newer = webhook(
+        "team-a",
+        "second",
+        "2026-01-02T00:00:00Z",
+        "/ingest/team-a/x",
+    );
     for order in [vec![older.clone(), newer.clone()], vec![newer, older]] {
         let plan = plan(&order, &Secrets::new(), &cluster_namespaces());
-        assert_eq!(plan.routes["/hooks/x"].name, "first");
+        assert_eq!(plan.routes["/ingest/team-a/x"].name, "first");
         let lost = readiness(&plan, "team-a", "second");
         assert_eq!(
             (lost.state, lost.reason),
             (IngesterState::Conflict, Reason::PathConflict)
         );
-        assert!(lost.message.contains("team-b/first"), "{}", lost.message);
+        assert!(
+            lost.message.contains("zen-system/first"),
+            "{}",
+            lost.message
+        );
     }
 }
 
@@ -151,7 +166,8 @@ fn equal_creation_times_are_ordered_by_namespace_then_name() {
     let c = webhook("ns-a", "y", "2026-01-01T00:00:00Z", "/p");
     assert!(creation_order(&a, &b).is_lt());
     assert!(creation_order(&c, &a).is_lt());
-    let plan = plan(&[a, b, c], &Secrets::new(), &cluster_namespaces());
+    let both = ["ns-a".to_string(), "ns-b".to_string()];
+    let plan = plan(&[a, b, c], &Secrets::new(), &both);
     assert_eq!(plan.routes["/p"].name, "y");
 }
 
@@ -159,7 +175,12 @@ fn equal_creation_times_are_ordered_by_namespace_then_name() {
 fn a_winner_without_its_secret_still_holds_its_path() {
     let mut older = webhook_with_auth("bearer", Some("missing"));
     older.metadata.name = Some("older".into());
-    let newer = webhook("team-a", "newer", "2026-02-01T00:00:00Z", "/hooks/a");
+    let newer = webhook(
+        "team-a",
+        "newer",
+        "2026-02-01T00:00:00Z",
+        "/ingest/team-a/a",
+    );
     let plan = plan(&[older, newer], &Secrets::new(), &cluster_namespaces());
     assert!(plan.routes.is_empty());
     assert_eq!(
@@ -173,13 +194,130 @@ fn a_winner_without_its_secret_still_holds_its_path() {
 }
 
 #[test]
+fn a_tenant_serves_only_paths_under_its_namespace() {
+    let plan = plan(
+        &[
+            webhook("team-a", "own", "2026-01-01T00:00:00Z", "/ingest/team-a/ci"),
+            webhook("team-a", "global", "2026-01-01T00:00:00Z", "/hooks/ci"),
+            webhook(
+                "team-a",
+                "neighbour",
+                "2026-01-01T00:00:00Z",
+                "/ingest/team-b/ci",
+            ),
+            webhook(
+                CLUSTER_NS,
+                "platform",
+                "2026-01-01T00:00:00Z",
+                "/hooks/platform",
+            ),
+        ],
+        &Secrets::new(),
+        &cluster_namespaces(),
+    );
+    assert_eq!(
+        plan.routes.keys().collect::<Vec<_>>(),
+        ["/hooks/platform", "/ingest/team-a/ci"]
+    );
+    for name in ["global", "neighbour"] {
+        let r = readiness(&plan, "team-a", name);
+        assert_eq!(
+            (r.state, r.reason),
+            (IngesterState::Error, Reason::PathOutsideNamespace),
+            "{name}"
+        );
+        assert!(r.message.contains("under /ingest/team-a/"), "{}", r.message);
+    }
+}
+
+#[test]
+fn no_ingester_may_call_its_source_after_a_built_in_one() {
+    for source in ["falco", "audit", "kyverno", "trivy"] {
+        let hook = ingester(
+            CLUSTER_NS,
+            "hook",
+            "2026-01-01T00:00:00Z",
+            json!({"source": source, "ingester": "webhook", "webhook": {"path": "/hooks/x"}}),
+        );
+        let watch = ingester(
+            "team-a",
+            "watch",
+            "2026-01-01T00:00:00Z",
+            json!({"source": source, "ingester": "informer",
+                   "informer": {"gvr": {"group": "apps", "version": "v1", "resource": "deployments"}}}),
+        );
+        let plan = plan(&[hook, watch], &Secrets::new(), &cluster_namespaces());
+        assert!(plan.routes.is_empty(), "{source}");
+        for (ns, name) in [(CLUSTER_NS, "hook"), ("team-a", "watch")] {
+            let planned = &plan.ingesters[&key(ns, name)];
+            assert_eq!(planned.readiness.reason, Reason::ReservedSource, "{source}");
+            assert!(planned.informer.is_none(), "{source}: no source may start");
+            assert!(planned.readiness.message.contains(source));
+        }
+    }
+}
+
+#[test]
+fn secrets_and_own_kinds_are_refused_even_to_cluster_ingesters() {
+    let on = |namespace: &str, name: &str, group: &str, resource: &str| {
+        ingester(
+            namespace,
+            name,
+            "2026-01-01T00:00:00Z",
+            json!({"source": "leak", "ingester": "informer",
+                   "informer": {"gvr": {"group": group, "version": "v1", "resource": resource}}}),
+        )
+    };
+    let plan = plan(
+        &[
+            on(CLUSTER_NS, "secrets", "", "secrets"),
+            on("team-a", "tenant-secrets", "", "secrets"),
+            on(
+                CLUSTER_NS,
+                "reviews",
+                "authentication.k8s.io",
+                "tokenreviews",
+            ),
+            on(
+                CLUSTER_NS,
+                "observations",
+                "zen.kube-zen.io",
+                "observations",
+            ),
+            on(CLUSTER_NS, "configmaps", "", "configmaps"),
+        ],
+        &Secrets::new(),
+        &cluster_namespaces(),
+    );
+    for (ns, name) in [
+        (CLUSTER_NS, "secrets"),
+        ("team-a", "tenant-secrets"),
+        (CLUSTER_NS, "reviews"),
+        (CLUSTER_NS, "observations"),
+    ] {
+        let planned = &plan.ingesters[&key(ns, name)];
+        assert_eq!(
+            (planned.readiness.state, planned.readiness.reason),
+            (IngesterState::Error, Reason::ForbiddenResource),
+            "{name}"
+        );
+        assert!(planned.informer.is_none(), "{name}");
+    }
+    assert!(
+        plan.ingesters[&key(CLUSTER_NS, "configmaps")]
+            .informer
+            .is_some()
+    );
+}
+
+#[test]
 fn reserved_and_relative_paths_are_errors() {
     assert_eq!(
         check_path("/healthz").unwrap_err().reason,
         Reason::ReservedPath
     );
     assert_eq!(check_path("hooks").unwrap_err().reason, Reason::InvalidSpec);
-    assert!(check_path("/hooks/a").is_ok());
+    assert!(check_path("/ingest/team-a/a").is_ok());
     let plan = plan(
         &[
             webhook("a", "reserved", "2026-01-01T00:00:00Z", "/metrics"),
@@ -206,14 +344,14 @@ fn invalid_mappings_and_filters_are_invalid_specs() {
         "a",
         "filter",
         "2026-01-01T00:00:00Z",
-        json!({"source": "hooks", "ingester": "webhook", "webhook": {"path": "/f"},
+        json!({"source": "hooks", "ingester": "webhook", "webhook": {"path": "/ingest/a/f"},
                "filters": {"expression": "severity >>> 1"}}),
     );
     let bad_window = ingester(
         "a",
         "window",
         "2026-01-01T00:00:00Z",
-        json!({"source": "hooks", "ingester": "webhook", "webhook": {"path": "/w"},
+        json!({"source": "hooks", "ingester": "webhook", "webhook": {"path": "/ingest/a/w"},
                "deduplication": {"window": "soon"}}),
     );
     let no_webhook = ingester(
@@ -254,11 +392,11 @@ fn dedup_settings_become_rules() {
         "a",
         "d",
         "2026-01-01T00:00:00Z",
-        json!({"source": "hooks", "ingester": "webhook", "webhook": {"path": "/d"},
+        json!({"source": "hooks", "ingester": "webhook", "webhook": {"path": "/ingest/a/d"},
                "deduplication": {"enabled": false, "window": "5m"}}),
     );
     let plan = plan(&[ing], &Secrets::new(), &cluster_namespaces());
-    let rules = &plan.routes["/d"].rules;
+    let rules = &plan.routes["/ingest/a/d"].rules;
     assert!(!rules.dedup_enabled);
     assert_eq!(
         rules.dedup_window,
@@ -292,12 +430,12 @@ fn bearer_and_basic_credentials_come_from_the_secret() {
     let plan_with = |ing: Ingester| plan(&[ing], &secrets, &cluster_namespaces());
     let bearer = plan_with(webhook_with_auth("bearer", Some("tok")));
     assert_eq!(
-        bearer.routes["/hooks/a"].auth,
+        bearer.routes["/ingest/team-a/a"].auth,
         IngesterAuth::Bearer("s3cret".into())
     );
     let basic = plan_with(webhook_with_auth("basic", Some("pw")));
     assert_eq!(
-        basic.routes["/hooks/a"].auth,
+        basic.routes["/ingest/team-a/a"].auth,
         IngesterAuth::Basic {
             user: "u".into(),
             password: "p".into()

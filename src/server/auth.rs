@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::client_addr::client_ip;
+use super::client_names::{AllowedClients, WebhookKind};
 use super::conn::ConnInfo;
 use super::routes::IngesterAuth;
 use super::token_file::TokenFile;
@@ -45,6 +46,9 @@ pub enum Denial {
     Credentials { challenge: &'static str },
     /// The client address is not in `WEBHOOK_ALLOWED_IPS` (403).
     Address { client: Option<IpAddr> },
+    /// A verified client certificate whose names this endpoint does not accept
+    /// (`WEBHOOK_TLS_CLIENT_NAMES_*`), and no other credentials (403).
+    Certificate { kind: WebhookKind },
 }
 
 #[derive(Debug)]
@@ -53,6 +57,7 @@ pub struct Auth {
     allowed_ips: Vec<IpNet>,
     trusted_proxies: Vec<IpNet>,
     client_certs: bool,
+    allowed_clients: AllowedClients,
 }
 
 impl Auth {
@@ -71,6 +76,11 @@ impl Auth {
                 .tls
                 .as_ref()
                 .is_some_and(|t| t.client_ca_file.is_some()),
+            allowed_clients: AllowedClients {
+                falco: config.tls_client_names.falco.clone(),
+                audit: config.tls_client_names.audit.clone(),
+                ingesters: config.tls_client_names.ingesters.clone(),
+            },
         })
     }
 
@@ -81,6 +91,7 @@ impl Auth {
         conn: Option<&ConnInfo>,
         headers: &HeaderMap,
         route: &IngesterAuth,
+        kind: WebhookKind,
     ) -> Result<(), Denial> {
         if *route == IngesterAuth::None
             && self.token.is_none()
@@ -109,23 +120,38 @@ impl Auth {
                 .ok_or(Denial::Credentials {
                     challenge: BASIC_CHALLENGE,
                 }),
-            IngesterAuth::None => self.check_global(conn, headers),
+            IngesterAuth::None => self.check_global(conn, headers, kind),
         }
     }
 
-    fn check_global(&self, conn: Option<&ConnInfo>, headers: &HeaderMap) -> Result<(), Denial> {
-        // The handshake already verified it against WEBHOOK_TLS_CLIENT_CA_FILE.
-        if conn.is_some_and(|c| c.client_cert.is_some()) {
+    fn check_global(
+        &self,
+        conn: Option<&ConnInfo>,
+        headers: &HeaderMap,
+        kind: WebhookKind,
+    ) -> Result<(), Denial> {
+        // The handshake already verified it against WEBHOOK_TLS_CLIENT_CA_FILE; its names
+        // decide which endpoints it may call.
+        let certificate = conn.filter(|c| c.client_cert.is_some());
+        if let Some(conn) = certificate
+            && self.allowed_clients.allows(kind, &conn.client_names)
+        {
             return Ok(());
         }
-        let denied = Denial::Credentials {
-            challenge: BEARER_CHALLENGE,
+        let denied = if certificate.is_some() {
+            Denial::Certificate { kind }
+        } else {
+            Denial::Credentials {
+                challenge: BEARER_CHALLENGE,
+            }
         };
         match &self.token {
             Some(token) => bearer(headers)
                 .is_some_and(|t| token.matches(t))
                 .then_some(())
                 .ok_or(denied),
+            // A certificate this endpoint refused is not made good by the address.
+            None if certificate.is_some() => Err(denied),
             // The allowlist, checked above, is the whole auth.
             None if !self.allowed_ips.is_empty() => Ok(()),
             None => Err(denied),

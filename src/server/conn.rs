@@ -10,6 +10,8 @@ pub struct ConnInfo {
     pub remote: SocketAddr,
     /// The client's end-entity certificate, present only when the handshake verified it.
     pub client_cert: Option<Arc<CertificateDer<'static>>>,
+    /// Its SAN DNS names and URIs and subject CN (read once per connection).
+    pub client_names: Arc<[String]>,
 }
 
 impl ConnInfo {
@@ -17,6 +19,7 @@ impl ConnInfo {
         Self {
             remote,
             client_cert: None,
+            client_names: Arc::from(Vec::new()),
         }
     }
 }

@@ -17,6 +17,7 @@ use warp::reply::Response;
 
 use super::ServerState;
 use super::auth::Denial;
+use super::client_names::WebhookKind;
 use super::conn::ConnInfo;
 use super::reply;
 use super::routes::{IngesterAuth, IngesterRoute};
@@ -171,13 +172,14 @@ where
     if request.method != Method::POST {
         return reply::method_not_allowed("POST");
     }
-    let route_auth = match hook {
-        Webhook::Ingester(route) => &route.auth,
-        _ => &IngesterAuth::None,
+    let (route_auth, kind) = match hook {
+        Webhook::Ingester(route) => (&route.auth, WebhookKind::Ingester),
+        Webhook::Falco => (&IngesterAuth::None, WebhookKind::Falco),
+        Webhook::Audit => (&IngesterAuth::None, WebhookKind::Audit),
     };
     if let Err(denial) = state
         .auth
-        .check(request.conn.as_ref(), &request.headers, route_auth)
+        .check(request.conn.as_ref(), &request.headers, route_auth, kind)
     {
         tracing::debug!(path = %request.path, ?denial, "webhook request refused");
         return denied(denial);
@@ -189,9 +191,20 @@ where
         Webhook::Audit => state.limits.audit_max_request_bytes,
         _ => state.limits.max_request_bytes,
     };
-    let body = match read_body(&request.headers, body, limit).await {
-        Ok(body) => body,
-        Err(response) => return response,
+    let read = read_body(&request.headers, body, limit);
+    let body = match tokio::time::timeout(state.limits.body_read_timeout, read).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(response)) => return response,
+        Err(_) => {
+            tracing::debug!(path = %request.path, "webhook body not received within SERVER_BODY_READ_TIMEOUT");
+            return reply::error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body was not received within SERVER_BODY_READ_TIMEOUT ({}s)",
+                    state.limits.body_read_timeout.as_secs_f64()
+                ),
+            );
+        }
     };
     let normalise = tracing::debug_span!("normalise", zen.events = tracing::field::Empty);
     let parsed = match parse(state, hook, body).instrument(normalise.clone()).await {
@@ -272,6 +285,17 @@ fn denied(denial: Denial) -> Response {
         Denial::Credentials { challenge } => {
             reply::unauthorized("missing or invalid credentials", Some(challenge))
         }
+        Denial::Certificate { kind } => reply::error(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the client certificate's names are not among those allowed on this endpoint (WEBHOOK_TLS_CLIENT_NAMES_{})",
+                match kind {
+                    WebhookKind::Falco => "FALCO",
+                    WebhookKind::Audit => "AUDIT",
+                    WebhookKind::Ingester => "INGESTERS",
+                }
+            ),
+        ),
         Denial::Address { client } => reply::error(
             StatusCode::FORBIDDEN,
             match client {

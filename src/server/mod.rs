@@ -3,6 +3,7 @@
 
 mod auth;
 mod client_addr;
+pub mod client_names;
 mod conn;
 mod file_stamp;
 mod handlers;
@@ -65,6 +66,8 @@ pub struct Limits {
     pub audit_max_request_bytes: u64,
     /// `WEBHOOK_REQUEST_TIMEOUT`: past it a webhook request is answered 503.
     pub request_timeout: Duration,
+    /// `SERVER_BODY_READ_TIMEOUT`: a body not received by then is answered 408.
+    pub body_read_timeout: Duration,
 }
 
 /// Everything the handlers share.
@@ -102,6 +105,7 @@ impl ServerState {
                 max_request_bytes: config.max_request_bytes,
                 audit_max_request_bytes: config.audit_max_request_bytes,
                 request_timeout: config.webhook_request_timeout,
+                body_read_timeout: config.server_connections.body_read_timeout,
             },
             limiter: RateLimiter::new(config.webhook_rate_limit),
         })
@@ -132,9 +136,10 @@ pub async fn bind(
     state: Arc<ServerState>,
 ) -> Result<Servers, ServerError> {
     let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+    let limits = config.server_connections;
     let bind = |port: &'static str, number: u16, tls| async move {
         let addr = SocketAddr::new(host, number);
-        Listener::bind(addr, tls)
+        Listener::bind(addr, tls, limits)
             .await
             .map_err(|source| ServerError::Bind { port, addr, source })
     };

@@ -525,6 +525,7 @@ async fn a_verified_client_certificate_authenticates_on_its_own() {
     let conn = ConnInfo {
         remote: "192.0.2.10:5000".parse().unwrap(),
         client_cert: Some(Arc::new(rustls_pki_types::CertificateDer::from(vec![1u8]))),
+        client_names: Arc::from(Vec::new()),
     };
     let request = warp::test::request()
         .method("POST")

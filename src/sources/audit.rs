@@ -26,7 +26,7 @@ pub struct Rule {
 }
 
 /// The rules, in the order they are tried. The README's audit table is checked against it.
-pub const RULES: [Rule; 10] = [
+pub const RULES: [Rule; 11] = [
     Rule {
         event_type: "authentication_failed",
         category: Category::Security,
@@ -76,6 +76,12 @@ pub const RULES: [Rule; 10] = [
         description: "a Secret was read (get, list or watch)",
     },
     Rule {
+        event_type: "observation_tampered",
+        category: Category::Security,
+        severity: Severity::High,
+        description: "an Observation was changed or deleted by someone other than zen-watcher",
+    },
+    Rule {
         event_type: "configmap_modified",
         category: Category::Operations,
         severity: Severity::Low,
@@ -96,7 +102,8 @@ pub enum Skip {
     NoRule,
     /// The watcher's own ServiceAccount made the request (no feedback loop).
     OwnRequest,
-    /// It concerns a `zen.kube-zen.io` resource (Observations, Ingesters).
+    /// It concerns a `zen.kube-zen.io` resource (Observations, Ingesters) and is not an
+    /// Observation changed or deleted by someone else (or the watcher's own user is unknown).
     OwnResource,
     /// It cannot be read as an audit event (a field of the wrong type, no `auditID` or time):
     /// skipped alone, the rest of the batch is still read.
@@ -284,15 +291,22 @@ pub fn parse(body: &[u8], context: &Context) -> Result<Batch, SourceError> {
 
 fn item_event(item: &Item, context: &Context) -> Result<Result<Event, Skip>, SourceError> {
     let object = item.object_ref.as_ref();
-    if object.and_then(|o| o.api_group.as_deref()) == Some(GROUP) {
-        return Ok(Err(Skip::OwnResource));
-    }
     if let (Some(own), Some(user)) = (&context.own_username, &item.user.username)
         && own == user
     {
         return Ok(Err(Skip::OwnRequest));
     }
-    let Some(rule) = match_rule(item) else {
+    let rule = if object.and_then(|o| o.api_group.as_deref()) == Some(GROUP) {
+        // Without its own user the watcher cannot tell its own Observation writes from
+        // someone else's: reporting them would feed on itself.
+        if context.own_username.is_none() || !observation_tampered(item) {
+            return Ok(Err(Skip::OwnResource));
+        }
+        rule("observation_tampered")
+    } else {
+        match_rule(item)
+    };
+    let Some(rule) = rule else {
         return Ok(Err(Skip::NoRule));
     };
     let audit_id = item
@@ -328,6 +342,18 @@ fn item_event(item: &Item, context: &Context) -> Result<Result<Event, Skip>, Sou
 
 fn rule(event_type: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.event_type == event_type)
+}
+
+/// A successful change or deletion of an Observation (its status included).
+fn observation_tampered(item: &Item) -> bool {
+    let resource = item.object_ref.as_ref().and_then(|o| o.resource.as_deref());
+    let code = item.response_status.as_ref().and_then(|s| s.code);
+    resource == Some("observations")
+        && matches!(
+            item.verb.as_deref(),
+            Some("update" | "patch" | "delete" | "deletecollection")
+        )
+        && code.is_some_and(|c| (200..300).contains(&c))
 }
 
 fn match_rule(item: &Item) -> Option<&'static Rule> {

@@ -22,6 +22,8 @@
 //! * **fingerprint**: with `deduplication.fields`, the source and the values at those paths.
 //!   Otherwise the object's uid (objects) or a SHA-256 of the normalised content (payloads)
 //!   ignoring top-level timestamp keys of details, so a resent payload keeps its identity.
+//!   Every fingerprint includes the Ingester's namespace and name: two Ingesters (two tenants)
+//!   with one source name never share a dedup entry or an Observation.
 //!
 //! Paths are dotted paths as read by [`lookup_value`].
 
@@ -226,7 +228,12 @@ impl GenericMapping {
         };
         details.insert("severitySource".into(), severity_source.as_str().into());
         let fingerprint = if self.dedup_fields.is_empty() {
-            fingerprint(&[&self.source, &uid])
+            fingerprint(&[
+                &self.source,
+                &self.ingester.namespace,
+                &self.ingester.name,
+                &uid,
+            ])
         } else {
             self.field_fingerprint(object)
         };
@@ -240,7 +247,7 @@ impl GenericMapping {
                 origin: Origin {
                     uid,
                     resource_version: text_at(object, "metadata.resourceVersion"),
-                    watch: self.ingester.watch(),
+                    watch: self.ingester.id(),
                 },
             },
             ..self.event(severity, details, detected_at, fingerprint)
@@ -351,7 +358,11 @@ impl GenericMapping {
             .iter()
             .map(|path| lookup_value(value, path).map(render).unwrap_or_default())
             .collect();
-        let mut parts = vec![self.source.as_str()];
+        let mut parts = vec![
+            self.source.as_str(),
+            &self.ingester.namespace,
+            &self.ingester.name,
+        ];
         parts.extend(rendered.iter().map(String::as_str));
         fingerprint(&parts)
     }
@@ -368,6 +379,10 @@ impl GenericMapping {
         }
         let mut content = Map::new();
         content.insert("source".into(), self.source.clone().into());
+        content.insert(
+            "ingester".into(),
+            format!("{}/{}", self.ingester.namespace, self.ingester.name).into(),
+        );
         content.insert("category".into(), self.category.as_str().into());
         content.insert("eventType".into(), self.event_type.clone().into());
         content.insert("severity".into(), severity.as_str().into());

@@ -1,18 +1,19 @@
 //! The per-source live-object cap (`MAX_OBSERVATIONS_PER_SOURCE`): nothing a source sends can
-//! grow etcd without bound. Every replica keeps a count of live Observations per source,
+//! grow etcd without bound. A built-in source is counted by its name, an Ingester's events by
+//! the Ingester (`Event::cap_key`), so no tenant can fill another's or a built-in source's
+//! room. Every replica keeps a count of live Observations per key,
 //! recounted from the apiserver periodically (metadata only, in pages) and raised by its own
 //! creations in between; a new event of a source at its cap is dropped with reason `cap`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use kube::api::{Api, ListParams};
-use kube::core::PartialObjectMeta;
 use kube::{Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::observation::{MANAGED_BY, MANAGED_BY_LABEL};
+use super::observation::{INGESTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL};
 use crate::crd::Observation;
 
 /// How often the counts are taken again from the apiserver.
@@ -95,7 +96,7 @@ async fn census(client: &Client) -> Result<HashMap<String, u64>, kube::Error> {
     loop {
         let page = api.list_metadata(&params).await?;
         for item in &page.items {
-            count(&mut counts, item);
+            count(&mut counts, item.labels());
         }
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(token) => params = params.continue_token(&token),
@@ -104,9 +105,9 @@ async fn census(client: &Client) -> Result<HashMap<String, u64>, kube::Error> {
     }
 }
 
-fn count(counts: &mut HashMap<String, u64>, item: &PartialObjectMeta<Observation>) {
-    if let Some(source) = item.labels().get("source") {
-        *counts.entry(source.clone()).or_default() += 1;
+fn count(counts: &mut HashMap<String, u64>, labels: &BTreeMap<String, String>) {
+    if let Some(key) = labels.get(INGESTER_LABEL).or_else(|| labels.get("source")) {
+        *counts.entry(key.clone()).or_default() += 1;
     }
 }
 
@@ -125,6 +126,31 @@ mod tests {
         assert!(cap.reserve("trivy"), "per source");
         cap.release("falco");
         assert!(cap.reserve("falco"), "a released reservation frees room");
+    }
+
+    #[test]
+    fn the_census_counts_an_ingesters_observations_under_the_ingester() {
+        let item = |labels: &[(&str, &str)]| -> BTreeMap<String, String> {
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let mut counts = HashMap::new();
+        count(&mut counts, &item(&[("source", "falco")]));
+        count(
+            &mut counts,
+            &item(&[("source", "falco"), (INGESTER_LABEL, "ingester-1")]),
+        );
+        count(
+            &mut counts,
+            &item(&[("source", "argo"), (INGESTER_LABEL, "ingester-1")]),
+        );
+        count(&mut counts, &item(&[]));
+        assert_eq!(
+            counts,
+            HashMap::from([("falco".to_string(), 1), ("ingester-1".to_string(), 2)])
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub const ORIGIN_UID_LABEL: &str = "zen.kube-zen.io/origin-uid";
 /// an informer Ingester, `ingester-<hash>`), so a full list of that watch can resolve what it
 /// no longer has.
 pub const ORIGIN_WATCH_LABEL: &str = "zen.kube-zen.io/origin-watch";
+/// On an Ingester's Observations: its id (`ingester-<hash>`, see `IngesterRef::id`), which the
+/// per-source cap counts them under.
+pub const INGESTER_LABEL: &str = "zen.kube-zen.io/ingester";
 /// On occurrence Observations: the delivery that created it (see `status.deliveries`).
 pub const DELIVERY_ANNOTATION: &str = "zen.kube-zen.io/delivery";
 /// Marks `details` that were cut to fit `OBSERVATION_DETAILS_MAX_BYTES`.
@@ -75,6 +78,9 @@ pub fn build(event: &Event, settings: &ObservationSettings) -> Observation {
         ("severity".to_string(), event.severity.to_string()),
         (MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string()),
     ]);
+    if let Some(ingester) = &event.ingester {
+        labels.insert(INGESTER_LABEL.to_string(), ingester.id());
+    }
     if let EventKind::Finding { origin } = &event.kind {
         labels.insert(ORIGIN_UID_LABEL.to_string(), origin.uid.clone());
         labels.insert(ORIGIN_WATCH_LABEL.to_string(), origin.watch.clone());

@@ -76,9 +76,16 @@ GC deletes). `autoscaling` is read defensively so the HPA values can be added la
 {{- if and .Values.tls.clientCASecret (not .Values.tls.secretName) -}}
 {{- fail "tls.clientCASecret (mTLS) needs tls.secretName: client certificates are only verified over TLS" -}}
 {{- end -}}
+{{- with .Values.tls.clientNames -}}
+{{- if and (or .falco .audit .ingesters) (not $.Values.tls.clientCASecret) -}}
+{{- fail "tls.clientNames needs tls.clientCASecret (mTLS): only verified client certificates have names" -}}
+{{- end -}}
+{{- end -}}
 {{- range .Values.rbac.extraReadResources -}}
-{{- if and (eq (.apiGroup | default "") "") (has "secrets" (.resources | default list)) -}}
-{{- fail "rbac.extraReadResources must not grant Secrets: list the namespaces in rbac.ingesterSecretNamespaces instead" -}}
+{{- $group := .apiGroup | default "" -}}
+{{- $resources := .resources | default list -}}
+{{- if and (has $group (list "" "*")) (or (has "secrets" $resources) (has "*" $resources)) -}}
+{{- fail (printf "rbac.extraReadResources must not grant Secrets (apiGroup %q, resources %s): list the namespaces whose webhook auth Secrets zen-watcher reads in rbac.ingesterSecretNamespaces instead" $group (toJson $resources)) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

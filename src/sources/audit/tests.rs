@@ -368,3 +368,62 @@ fn one_odd_item_never_costs_the_rest_of_the_batch() {
     );
     assert_eq!(batch.unreadable[0].0, 3);
 }
+
+fn observation_request(verb: &str, user: &str, code: u16) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+        "auditID": format!("obs-{verb}-{user}-{code}"), "stage": "ResponseComplete",
+        "verb": verb, "user": {"username": user},
+        "objectRef": {"resource": "observations", "namespace": "shop", "name": "falco-1",
+                      "apiGroup": "zen.kube-zen.io", "apiVersion": "v1alpha1"},
+        "responseStatus": {"code": code},
+        "stageTimestamp": "2026-12-01T10:00:00.5Z"
+    }))
+    .unwrap()
+}
+
+#[test]
+fn someone_else_deleting_or_editing_an_observation_is_recorded() {
+    for verb in ["delete", "deletecollection", "patch", "update"] {
+        let batch = parse(&observation_request(verb, "mallory", 200), &context()).unwrap();
+        assert_eq!(batch.events.len(), 1, "{verb}");
+        let event = &batch.events[0];
+        assert_eq!(event.event_type, "observation_tampered", "{verb}");
+        assert_eq!(event.severity, Severity::High);
+        assert_eq!(event.details["username"], "mallory");
+    }
+}
+
+#[test]
+fn the_watchers_own_observation_writes_reads_and_refusals_are_not_tampering() {
+    let own = "system:serviceaccount:zen-system:zen-watcher";
+    let skipped = |body: Vec<u8>, context: &Context| {
+        let batch = parse(&body, context).unwrap();
+        assert!(batch.events.is_empty(), "{:?}", batch.events);
+        batch.skipped[0]
+    };
+    assert_eq!(
+        skipped(observation_request("patch", own, 200), &context()),
+        Skip::OwnRequest
+    );
+    for (verb, code) in [
+        ("get", 200),
+        ("list", 200),
+        ("create", 201),
+        ("delete", 403),
+    ] {
+        assert_eq!(
+            skipped(observation_request(verb, "mallory", code), &context()),
+            Skip::OwnResource,
+            "{verb} {code}"
+        );
+    }
+    // Not knowing its own user, the watcher cannot tell its writes apart: nothing is recorded.
+    assert_eq!(
+        skipped(
+            observation_request("delete", "mallory", 200),
+            &Context::default()
+        ),
+        Skip::OwnResource
+    );
+}

@@ -193,13 +193,18 @@ fn rollout_object_defaults() {
             origin: Origin {
                 uid: "6f1c2d3e-0000-4a5b-9c8d-7e6f5a4b3c2d".into(),
                 resource_version: Some("48213".into()),
-                watch: m.ingester().watch(),
+                watch: m.ingester().id(),
             }
         }
     );
     assert_eq!(
         e.fingerprint,
-        fingerprint(&["argo-rollouts", "6f1c2d3e-0000-4a5b-9c8d-7e6f5a4b3c2d"])
+        fingerprint(&[
+            "argo-rollouts",
+            "ops",
+            "my-ingester",
+            "6f1c2d3e-0000-4a5b-9c8d-7e6f5a4b3c2d"
+        ])
     );
     assert_eq!(e.ttl, Some(Duration::from_secs(7 * 86_400)));
     assert_eq!(
@@ -309,7 +314,7 @@ fn object_with_bad_creation_timestamp_uses_received_at() {
                     namespace: "ops".into(),
                     name: "my-ingester".into()
                 }
-                .watch(),
+                .id(),
             }
         }
     );
@@ -325,7 +330,14 @@ fn object_dedup_fields_fingerprint() {
         .unwrap();
     assert_eq!(
         e.fingerprint,
-        fingerprint(&["argo-rollouts", "checkout-base", "Degraded", ""])
+        fingerprint(&[
+            "argo-rollouts",
+            "ops",
+            "my-ingester",
+            "checkout-base",
+            "Degraded",
+            ""
+        ])
     );
 }
 
@@ -487,7 +499,7 @@ fn payload_dedup_fields_fingerprint() {
         .unwrap();
     assert_eq!(
         events[0].fingerprint,
-        fingerprint(&["alerts", "n1", "CRITICAL", ""])
+        fingerprint(&["alerts", "ops", "my-ingester", "n1", "CRITICAL", ""])
     );
 }
 
