@@ -44,10 +44,18 @@ pub fn check_placement(event: &Event) {
     );
     let settings = settings();
     let namespace = target_namespace(event, &settings);
-    assert!(is_dns_label(namespace), "namespace {namespace:?} is not a DNS label");
+    assert!(
+        is_dns_label(namespace),
+        "namespace {namespace:?} is not a DNS label"
+    );
     if let Some(ingester) = &event.ingester
-        && !settings.cluster_ingester_namespaces.contains(&ingester.namespace)
+        && !settings
+            .cluster_ingester_namespaces
+            .contains(&ingester.namespace)
     {
-        assert_eq!(namespace, ingester.namespace, "a tenant's event left its namespace");
+        assert_eq!(
+            namespace, ingester.namespace,
+            "a tenant's event left its namespace"
+        );
     }
 }

@@ -27,10 +27,19 @@ fn compile(spec: Value) -> (GenericMapping, GenericMapping) {
 
 fn check(event: &Event, twin: Option<&Event>) {
     common::check_placement(event);
-    let ingester = event.ingester.as_ref().expect("an Ingester's event names it");
-    assert_eq!((ingester.namespace.as_str(), ingester.name.as_str()), ("ops", "fuzz"));
+    let ingester = event
+        .ingester
+        .as_ref()
+        .expect("an Ingester's event names it");
+    assert_eq!(
+        (ingester.namespace.as_str(), ingester.name.as_str()),
+        ("ops", "fuzz")
+    );
     if let Some(twin) = twin {
-        assert_ne!(twin.fingerprint, event.fingerprint, "two Ingesters share an identity");
+        assert_ne!(
+            twin.fingerprint, event.fingerprint,
+            "two Ingesters share an identity"
+        );
     }
 }
 
@@ -69,7 +78,9 @@ static MAPPINGS: LazyLock<Vec<(GenericMapping, GenericMapping)>> = LazyLock::new
 fuzz_target!(|data: &[u8]| {
     for (mapping, twin) in MAPPINGS.iter() {
         if let Ok(events) = mapping.events_from_payload(data, common::now()) {
-            let twins = twin.events_from_payload(data, common::now()).expect("same mapping");
+            let twins = twin
+                .events_from_payload(data, common::now())
+                .expect("same mapping");
             for (event, other) in events.iter().zip(&twins) {
                 check(event, Some(other));
             }
@@ -80,7 +91,9 @@ fuzz_target!(|data: &[u8]| {
     };
     for (mapping, twin) in MAPPINGS.iter() {
         if let Ok(event) = mapping.event_from_object(&value, common::now()) {
-            let other = twin.event_from_object(&value, common::now()).expect("same mapping");
+            let other = twin
+                .event_from_object(&value, common::now())
+                .expect("same mapping");
             check(&event, Some(&other));
         }
     }
