@@ -63,11 +63,9 @@ fn name_of_alert(body: &[u8]) -> String {
 }
 
 async fn observations(ns: &TestNamespace) -> BTreeMap<String, Observation> {
-    ns.api::<Observation>()
-        .list(&Default::default())
+    ns.observations()
         .await
         .unwrap()
-        .items
         .into_iter()
         .map(|o| (o.metadata.name.clone().unwrap_or_default(), o))
         .collect()

@@ -79,12 +79,8 @@ fn report(name: &str, pod: &str, policies: &[&str]) -> DynamicObject {
 }
 
 /// name -> resolved? of the namespace's Observations.
-async fn findings_in(ns: &TestNamespace) -> BTreeMap<String, bool> {
-    ns.api::<Observation>()
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
+fn resolved_by_name(items: Vec<Observation>) -> BTreeMap<String, bool> {
+    items
         .into_iter()
         .map(|o| {
             let resolved = o.status.as_ref().is_some_and(|s| s.resolved_at.is_some());
@@ -93,19 +89,17 @@ async fn findings_in(ns: &TestNamespace) -> BTreeMap<String, bool> {
         .collect()
 }
 
+async fn findings_in(ns: &TestNamespace) -> BTreeMap<String, bool> {
+    resolved_by_name(ns.observations().await.unwrap())
+}
+
 async fn wait_for<F>(what: &str, ns: &TestNamespace, check: F) -> BTreeMap<String, bool>
 where
     F: Fn(&BTreeMap<String, bool>) -> bool,
 {
-    wait_until(what, Duration::from_secs(60), || {
-        let check = &check;
-        async move {
-            let now = findings_in(ns).await;
-            Ok(check(&now).then_some(now))
-        }
-    })
-    .await
-    .unwrap()
+    ns.wait_for_observations(what, Duration::from_secs(60), resolved_by_name, check)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

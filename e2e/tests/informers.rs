@@ -18,7 +18,7 @@ use zen_watcher::ingest::Pipeline;
 use zen_watcher::metrics::Metrics;
 use zen_watcher::pipeline::filter::FilterConfig;
 use zen_watcher::writer::{ObservationSettings, RetryPolicy, WriteQueue, Writer};
-use zen_watcher_e2e::{TestNamespace, admin_client, apply_crds, apply_report_crds, wait_until};
+use zen_watcher_e2e::{TestNamespace, admin_client, apply_crds, apply_report_crds};
 
 /// The findings sink of a leader that stays leader.
 fn findings(client: &Client, namespace: &str) -> Findings {
@@ -67,12 +67,8 @@ fn report(name: &str, results: Vec<Value>) -> DynamicObject {
 }
 
 /// name -> (resourceVersion, resolved?) of the namespace's Observations.
-async fn observations(ns: &TestNamespace) -> BTreeMap<String, (String, bool)> {
-    ns.api::<Observation>()
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
+fn versions(items: Vec<Observation>) -> BTreeMap<String, (String, bool)> {
+    items
         .into_iter()
         .map(|o| {
             let resolved = o
@@ -88,19 +84,17 @@ async fn observations(ns: &TestNamespace) -> BTreeMap<String, (String, bool)> {
         .collect()
 }
 
+async fn observations(ns: &TestNamespace) -> BTreeMap<String, (String, bool)> {
+    versions(ns.observations().await.unwrap())
+}
+
 async fn wait_for<F>(what: &str, ns: &TestNamespace, check: F) -> BTreeMap<String, (String, bool)>
 where
     F: Fn(&BTreeMap<String, (String, bool)>) -> bool,
 {
-    wait_until(what, Duration::from_secs(60), || {
-        let check = &check;
-        async move {
-            let now = observations(ns).await;
-            Ok(check(&now).then_some(now))
-        }
-    })
-    .await
-    .unwrap()
+    ns.wait_for_observations(what, Duration::from_secs(60), versions, check)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -381,12 +381,8 @@ async fn create_widget(client: &Client, ns: &str, name: &str, phase: &str) {
 }
 
 /// Observation title (`Widget <ns>/<name>`) -> (severity, resolved?).
-async fn observations(ns: &TestNamespace) -> BTreeMap<String, (String, bool)> {
-    ns.api::<Observation>()
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
+fn by_title(items: Vec<Observation>) -> BTreeMap<String, (String, bool)> {
+    items
         .into_iter()
         .map(|o| {
             let resolved = o
@@ -400,6 +396,10 @@ async fn observations(ns: &TestNamespace) -> BTreeMap<String, (String, bool)> {
         .collect()
 }
 
+async fn observations(ns: &TestNamespace) -> BTreeMap<String, (String, bool)> {
+    by_title(ns.observations().await.unwrap())
+}
+
 async fn wait_observations<F>(
     what: &str,
     ns: &TestNamespace,
@@ -408,15 +408,9 @@ async fn wait_observations<F>(
 where
     F: Fn(&BTreeMap<String, (String, bool)>) -> bool,
 {
-    wait_until(what, DEADLINE, || {
-        let check = &check;
-        async move {
-            let now = observations(ns).await;
-            Ok(check(&now).then_some(now))
-        }
-    })
-    .await
-    .unwrap()
+    ns.wait_for_observations(what, DEADLINE, by_title, check)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

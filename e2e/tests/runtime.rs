@@ -40,11 +40,7 @@ fn env(ns: &str, identity: &str, election: bool) -> Vec<(String, String)> {
 }
 
 async fn observations(ns: &TestNamespace) -> Vec<Observation> {
-    ns.api::<Observation>()
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
+    ns.observations().await.unwrap()
 }
 
 /// A namespace for the events and one for the watchers themselves (their Lease, and the

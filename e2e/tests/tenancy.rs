@@ -75,11 +75,7 @@ fn stack(client: &kube::Client, fallback: &str, cap: Option<u64>) -> Stack {
 }
 
 async fn observations(ns: &TestNamespace) -> Vec<Observation> {
-    ns.api::<Observation>()
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
+    ns.observations().await.unwrap()
 }
 
 #[tokio::test]
