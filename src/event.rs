@@ -40,18 +40,29 @@ pub struct Event {
 pub struct IngesterRef {
     pub namespace: String,
     pub name: String,
+    /// Derived once here rather than hashed again for every event (see [`IngesterRef::id`]).
+    id: String,
 }
 
 impl IngesterRef {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        use sha2::{Digest, Sha256};
+        let (namespace, name) = (namespace.into(), name.into());
+        let digest = Sha256::digest(format!("{namespace}/{name}").as_bytes());
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            namespace,
+            name,
+            id: format!("ingester-{hex}"),
+        }
+    }
+
     /// The Ingester's id, `ingester-<16 hex>` of sha256 of `namespace/name` (a label value,
     /// whatever the lengths of the names): the `zen.kube-zen.io/ingester` label of its
     /// Observations, its informer's `zen.kube-zen.io/origin-watch` label, and its key in the
     /// per-source cap.
-    pub fn id(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("{}/{}", self.namespace, self.name).as_bytes());
-        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        format!("ingester-{hex}")
+    pub fn id(&self) -> &str {
+        &self.id
     }
 }
 
@@ -152,7 +163,7 @@ impl Event {
     /// built-in source's), else its source.
     pub fn cap_key(&self) -> std::borrow::Cow<'_, str> {
         match &self.ingester {
-            Some(ingester) => std::borrow::Cow::Owned(ingester.id()),
+            Some(ingester) => std::borrow::Cow::Borrowed(ingester.id()),
             None => std::borrow::Cow::Borrowed(&self.source),
         }
     }
@@ -297,13 +308,7 @@ mod tests {
 
     #[test]
     fn an_ingester_watch_id_is_a_label_value_of_its_own() {
-        let id = |ns: &str, name: &str| {
-            IngesterRef {
-                namespace: ns.into(),
-                name: name.into(),
-            }
-            .id()
-        };
+        let id = |ns: &str, name: &str| IngesterRef::new(ns, name).id().to_string();
         let long = id(&"n".repeat(63), &"x".repeat(253));
         assert_eq!(long.len(), "ingester-".len() + 16, "fits a label: {long}");
         assert_ne!(id("a", "b-c"), id("a-b", "c"));

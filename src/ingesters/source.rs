@@ -149,7 +149,7 @@ impl Source {
         }
         let watched = IngesterWatch {
             source: self,
-            watch_id: self.plan.mapping.ingester().id(),
+            watch_id: self.plan.mapping.ingester().id().to_string(),
             resource: resource.clone(),
         };
         watch::run(&watched, api, config, &self.findings).await;

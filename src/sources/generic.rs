@@ -137,10 +137,7 @@ impl GenericMapping {
                 .map(|d| d.fields.clone())
                 .unwrap_or_default(),
             ttl,
-            ingester: IngesterRef {
-                namespace: ingester_namespace.to_string(),
-                name: ingester_name.to_string(),
-            },
+            ingester: IngesterRef::new(ingester_namespace, ingester_name),
         })
     }
 
@@ -247,7 +244,7 @@ impl GenericMapping {
                 origin: Origin {
                     uid,
                     resource_version: text_at(object, "metadata.resourceVersion"),
-                    watch: self.ingester.id(),
+                    watch: self.ingester.id().to_string(),
                 },
             },
             ..self.event(severity, details, detected_at, fingerprint)

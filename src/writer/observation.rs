@@ -79,7 +79,7 @@ pub fn build(event: &Event, settings: &ObservationSettings) -> Observation {
         (MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string()),
     ]);
     if let Some(ingester) = &event.ingester {
-        labels.insert(INGESTER_LABEL.to_string(), ingester.id());
+        labels.insert(INGESTER_LABEL.to_string(), ingester.id().to_string());
     }
     if let EventKind::Finding { origin } = &event.kind {
         labels.insert(ORIGIN_UID_LABEL.to_string(), origin.uid.clone());

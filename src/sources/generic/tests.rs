@@ -193,7 +193,7 @@ fn rollout_object_defaults() {
             origin: Origin {
                 uid: "6f1c2d3e-0000-4a5b-9c8d-7e6f5a4b3c2d".into(),
                 resource_version: Some("48213".into()),
-                watch: m.ingester().id(),
+                watch: m.ingester().id().to_string(),
             }
         }
     );
@@ -207,13 +207,7 @@ fn rollout_object_defaults() {
         ])
     );
     assert_eq!(e.ttl, Some(Duration::from_secs(7 * 86_400)));
-    assert_eq!(
-        e.ingester,
-        Some(IngesterRef {
-            namespace: "ops".into(),
-            name: "my-ingester".into()
-        })
-    );
+    assert_eq!(e.ingester, Some(IngesterRef::new("ops", "my-ingester")));
     assert_eq!(e.facts, Facts::default());
 }
 
@@ -310,11 +304,9 @@ fn object_with_bad_creation_timestamp_uses_received_at() {
             origin: Origin {
                 uid: "u1".into(),
                 resource_version: None,
-                watch: crate::event::IngesterRef {
-                    namespace: "ops".into(),
-                    name: "my-ingester".into()
-                }
-                .id(),
+                watch: crate::event::IngesterRef::new("ops", "my-ingester")
+                    .id()
+                    .to_string(),
             }
         }
     );

@@ -210,10 +210,7 @@ proptest::proptest! {
 fn tenant_ingesters_write_only_in_their_namespace() {
     use crate::event::IngesterRef;
     let mut event = falco_event();
-    event.ingester = Some(IngesterRef {
-        namespace: "team-a".into(),
-        name: "hooks".into(),
-    });
+    event.ingester = Some(IngesterRef::new("team-a", "hooks"));
     assert_eq!(
         build(&event, &settings()).metadata.namespace.as_deref(),
         Some("team-a")
