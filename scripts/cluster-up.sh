@@ -11,6 +11,8 @@
 #   APISERVER_ARGS="..."  extra kube-apiserver flags (word-split), e.g.
 #                 "--allow-privileged=true --audit-webhook-config-file=/x.yaml"
 #   READY_TIMEOUT=120     seconds to wait for readiness
+#   NODE_NAME=name        serve a real kubelet of that name (zen-controlplane --node; see
+#                         scripts/node-up.sh)
 #
 # Writes RUN_DIR/controlplane.pid, RUN_DIR/controlplane.log, RUN_DIR/kubeconfig
 # and prints `export KUBECONFIG=<abs>/kubeconfig` as the last stdout line.
@@ -70,6 +72,9 @@ mkdir -p "$DATA_DIR"
 args=(--data-dir "$DATA_DIR" --kubeconfig "$KUBECONFIG_PATH")
 if [ -n "${PORT:-}" ]; then
   args+=(--port "$PORT")
+fi
+if [ -n "${NODE_NAME:-}" ]; then
+  args+=(--node "$NODE_NAME")
 fi
 # shellcheck disable=SC2206 # word splitting is the point
 extra=(${APISERVER_ARGS:-})

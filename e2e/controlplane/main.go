@@ -40,6 +40,7 @@ func run() int {
 	port := fs.Int("port", 0, "apiserver secure port on 127.0.0.1 (0 = reuse DATA_DIR/port if present and free, else pick a free port)")
 	kubeconfigPath := fs.String("kubeconfig", "", "where to write the admin kubeconfig once /readyz is 200 (default DATA_DIR/kubeconfig)")
 	readyTimeout := fs.Duration("ready-timeout", 3*time.Minute, "give up if the apiserver is not ready after this long")
+	nodeName := fs.String("node", "", "serve a real kubelet named NODE (scripts/node-up.sh): keep the ServiceAccount admission plugin on, enable NodeRestriction, write a kubelet client certificate and a token for system:node:NODE (DATA_DIR/pki/node.token)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: zen-controlplane --data-dir DIR [--port N] [--kubeconfig PATH] [-- extra kube-apiserver args...]\n")
 		fs.PrintDefaults()
@@ -146,11 +147,20 @@ func run() int {
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-account-key-file=" + pki.saPub,
 		"--service-account-signing-key-file=" + pki.saKey,
+		"--profiling=false",
+	}
+	if *nodeName == "" {
 		// Without kube-controller-manager nothing creates the "default"
 		// ServiceAccount of a namespace, and the ServiceAccount admission
 		// plugin would reject every Pod that names a missing one.
-		"--disable-admission-plugins=ServiceAccount",
-		"--profiling=false",
+		args = append(args, "--disable-admission-plugins=ServiceAccount")
+	} else {
+		nodeArgs, err := ensureNodeCredentials(pki, *nodeName)
+		if err != nil {
+			logf("node credentials: %v", err)
+			return 1
+		}
+		args = append(args, nodeArgs...)
 	}
 	args = append(args, extraArgs...)
 	logf("starting kube-apiserver on https://127.0.0.1:%d (extra args: %q)", apiPort, extraArgs)
