@@ -12,12 +12,12 @@ export PATH := $(TOOLS_BIN):$(PATH)
 CHART := charts/zen-watcher
 
 .PHONY: build test lint fmt fmt-check clippy clippy-fuzz actionlint hadolint unit crds crds-check readme \
-        tools cluster-up cluster-down e2e fuzz demo demo-down bench chaos
+        tools cluster-up cluster-down e2e e2e-node node-up node-down node-image fuzz demo demo-down bench chaos
 
 build: ## Build the workspace (debug)
 	cargo build --workspace --locked
 
-test: lint unit crds-check e2e ## Everything CI checks
+test: lint unit crds-check e2e e2e-node ## Everything CI checks
 
 lint: fmt-check clippy clippy-fuzz actionlint hadolint ## Formatting, clippy on every target (fuzz too), workflow and Dockerfile lint
 
@@ -31,6 +31,7 @@ fmt-check:
 
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo clippy -p zen-watcher-e2e --features node --all-targets --locked -- -D warnings
 
 # The fuzz crate is its own workspace (cargo-fuzz's layout): type-checked here, run by `make fuzz`.
 clippy-fuzz:
@@ -72,6 +73,18 @@ cluster-down: ## Stop the local control plane (by PID)
 
 e2e: ## End-to-end tests against a real apiserver (starts one when none runs)
 	scripts/e2e.sh
+
+e2e-node: ## The chart as real pods of the project's image on a real kubelet (needs root; brings a node up and down)
+	scripts/e2e-node.sh
+
+node-up: ## A real node beside the local control plane: kubelet, containerd, kube-proxy (needs root); writes e2e/.node/kubeconfig
+	scripts/node-up.sh
+
+node-down: ## Stop the real node and restore the host (processes, mounts, cgroups, iptables, sysctls)
+	scripts/node-down.sh
+
+node-image: ## The container image from the Dockerfile's recipe, without a daemon, imported into the running node
+	NODE_IMPORT=1 scripts/node-image.sh
 
 fuzz: ## Run every fuzz target for FUZZ_SECONDS (default 20) each
 	scripts/fuzz.sh $(or $(FUZZ_SECONDS),20)

@@ -65,6 +65,7 @@ fi
 rm -rf "$RUN"
 mkdir -p "$(dirname "$NODE_CONTAINERD_SOCK")" "$RUN"/{logs,pids,cni/net.d,cni/ipam,containerd,kubelet/root,kubelet/pki,podlogs,images}
 echo "$RUN" >"$NODE_OWNER"
+printf '%s' "${APISERVER_ARGS:-}" >"$RUN/apiserver-args"
 START_NS=$(date +%s%N)
 LOGS="$RUN/logs"
 trap 'echo "node-up: failed; logs in $LOGS (stop with scripts/node-down.sh $RUN)" >&2' ERR

@@ -10,6 +10,7 @@ pub mod controlplane;
 pub mod crds;
 pub mod http;
 pub mod namespace;
+pub mod node;
 pub mod otelcol;
 pub mod proxy;
 pub mod replicas;
