@@ -45,9 +45,10 @@ actionlint:
 	scripts/install-actionlint.sh
 	$(TOOLS_BIN)/actionlint -color=false .github/workflows/*.yml
 
-unit: ## Unit and binary tests (no cluster), and the benchmark report's verdicts
+unit: ## Unit and binary tests (no cluster), the benchmark report's verdicts, the image writer against the Dockerfile
 	cargo test --workspace --locked --exclude zen-watcher-e2e
 	python3 -m unittest discover -s bench -p 'test_*.py'
+	python3 -m unittest discover -s scripts/lib -p 'test_*.py'
 
 crds: ## Regenerate the chart's CRD files from src/crd
 	rm -f $(CHART)/files/crds/*.yaml

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stop the `make demo` environment: the zen-watcher processes started by scripts/demo.sh (by
 # the PIDs in demo/.run/zen-watcher-N.pid, never by process name: SIGTERM, wait up to 15 s,
-# then SIGKILL), then the local control plane (scripts/cluster-down.sh demo/.run).
+# then SIGKILL), then the real node of scripts/demo-node.sh when it runs (scripts/node-down.sh),
+# then the local control plane (scripts/cluster-down.sh demo/.run).
 #
 #   scripts/demo-down.sh                  # everything
 #   scripts/demo-down.sh --watchers-only  # only the watchers (demo.sh uses this to restart them)
@@ -87,6 +88,10 @@ else
 fi
 
 if [ "$watchers_only" = 0 ]; then
+  # The real node of scripts/demo-node.sh, when it runs.
+  if [ -f /run/zen-watcher-node.owner ] && [ "$(cat /run/zen-watcher-node.owner)" = "$REPO_ROOT/demo/.node" ]; then
+    "$REPO_ROOT/scripts/node-down.sh" "$REPO_ROOT/demo/.node"
+  fi
   "$REPO_ROOT/scripts/cluster-down.sh" "$RUN_DIR"
   log "done (logs and cluster data are kept in demo/.run; 'make demo' starts a fresh cluster)"
 fi

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: zen-watcher end to end on this machine, no container engine needed.
 #
+# On a machine that can run the real node (root; scripts/node-up.sh), the chart runs as 3 real
+# pods of the project's image (scripts/demo-node.sh). Elsewhere, or with DEMO_NODE=0, or when the
+# node does not start (said so), the steps below run the chart's pods as local processes:
+#
 #  1. installs kubectl + helm (.tools/bin), builds the watcher (cargo), starts the local
 #     kube-apiserver + etcd in demo/.run (a running one is reused);
 #  2. installs the chart (helm upgrade --install, release zen-watcher in zen-system), the report
@@ -67,8 +71,14 @@ watcher_logs() {
 fail() { watcher_logs; die "$*"; }
 
 # ---------------------------------------------------------------- 1. tools, build, cluster
-step "1/5 tools, build, local control plane"
 "$REPO_ROOT/scripts/install-tools.sh" >/dev/null
+if [ "${DEMO_NODE:-1}" != 0 ]; then
+  rc=0
+  "$REPO_ROOT/scripts/demo-node.sh" || rc=$?
+  [ "$rc" = 3 ] || exit "$rc"
+  log "falling back to the chart's pods as local processes (no real node here)"
+fi
+step "1/5 tools, build, local control plane"
 log "kubectl and helm in .tools/bin"
 log "building zen-watcher (cargo build -p zen-watcher, target dir $CARGO_TARGET_DIR)"
 cargo build --locked -p zen-watcher --bin zen-watcher
@@ -231,60 +241,10 @@ post_ok() { # REPLICA PATH FILE
     *) fail "POST $2 ($(basename "$3")) to zen-watcher-$1 answered $code: $(cat "$RUN_DIR/last-response" 2>/dev/null)" ;;
   esac
 }
-post_ok 0 /falco/webhook "$DEMO_DIR/falco-critical.json"
-post_ok 0 /falco/webhook "$DEMO_DIR/falco-warning.json"
-# Every replica serves webhooks: the same alert re-sent to replica 1 counts once; the same rule
-# firing again later (its own time) on replicas 1 and 2 lands on the same Observation, counted.
-post_ok 1 /falco/webhook "$DEMO_DIR/falco-critical.json"
-for i in 1 2; do
-  sed "s/2026-11-26T10:00:00.123456789Z/2026-11-26T10:00:0$i.123456789Z/" \
-    "$DEMO_DIR/falco-critical.json" >"$RUN_DIR/falco-critical-again-$i.json"
-  post_ok "$i" /falco/webhook "$RUN_DIR/falco-critical-again-$i.json"
-done
-post_ok 1 /audit/webhook "$DEMO_DIR/audit-eventlist.json"
-
-kubectl apply -f "$DEMO_DIR/policyreport.yaml" >/dev/null
-log "PolicyReport $DEMO_NS/demo-payments-api created (the leader's informer reads it)"
-kubectl apply -f "$DEMO_DIR/ingester.yaml" >/dev/null
-log "Ingester $DEMO_NS/demo-app created (webhook path /ingest/demo/app on every replica)"
-deadline=$(( $(date +%s) + READY_TIMEOUT ))
-until [ "$(post 2 /ingest/demo/app "$DEMO_DIR/ingester-payload.json")" = 200 ]; do
-  [ "$(date +%s)" -lt "$deadline" ] || fail "/ingest/demo/app on zen-watcher-2 did not answer 200 within ${READY_TIMEOUT}s (last: $(cat "$RUN_DIR/last-response" 2>/dev/null))"
-  sleep 0.5
-done
-log "POST /ingest/demo/app (ingester-payload.json) -> zen-watcher-2: 200"
-
-# ---------------------------------------------------------------- 5. results
-step "5/5 waiting for the Observations"
-# source eventType [occurrences]: what the samples above must have produced in `demo`.
-expected='falco runtime_alert critical 3
-falco runtime_alert medium 1
-audit secret_modified high 1
-audit pod_exec high 1
-kyverno policy_violation high 1
-demo-app rollout_degraded high 1'
-deadline=$(( $(date +%s) + READY_TIMEOUT ))
-while :; do
-  kubectl get observations.zen.kube-zen.io -n "$DEMO_NS" -o json >"$RUN_DIR/observations.json"
-  if missing="$(python3 - "$RUN_DIR/observations.json" "$expected" <<'PY'
-import json, sys
-items = json.load(open(sys.argv[1]))["items"]
-have = [(o["spec"]["source"], o["spec"]["eventType"], o["spec"]["severity"],
-         (o.get("status") or {}).get("occurrences") or 1) for o in items]
-missing = []
-for line in sys.argv[2].splitlines():
-    source, event_type, severity, occurrences = line.split()
-    if not any(h[:3] == (source, event_type, severity) and h[3] >= int(occurrences) for h in have):
-        missing.append(f"{source}/{event_type}/{severity} (occurrences {occurrences})")
-print(", ".join(missing))
-sys.exit(1 if missing else 0)
-PY
-  )"; then
-    break
-  fi
-  [ "$(date +%s)" -lt "$deadline" ] || fail "Observations still missing after ${READY_TIMEOUT}s: $missing"
-  sleep 1
-done
+# shellcheck source=lib/demo-samples.sh
+. "$REPO_ROOT/scripts/lib/demo-samples.sh"
+send_samples
+wait_for_samples
 
 echo
 echo "\$ kubectl get obs -A"

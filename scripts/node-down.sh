@@ -59,8 +59,8 @@ for ns in /run/netns/cni-*; do [ -e "$ns" ] && { umount "$ns" 2>/dev/null; rm -f
 rm -rf /run/containerd/runc/k8s.io /run/containerd/s /run/containerd/io.containerd.* /run/zen-watcher-node
 rmdir /run/containerd/runc /run/containerd 2>/dev/null
 
-# The pods' cgroups under every controller, leaves first.
-for ctl in /sys/fs/cgroup/*/; do
+# The pods' cgroups under every controller (cgroup v1) or the unified tree (v2), leaves first.
+for ctl in /sys/fs/cgroup/ /sys/fs/cgroup/*/; do
   [ -d "$ctl/kubepods" ] || [ -d "$ctl/kubepods.slice" ] || continue
   find "$ctl"kubepods* -depth -type d -exec rmdir {} \; 2>/dev/null
 done

@@ -533,7 +533,10 @@ async fn the_apiservers_audit_webhook_reaches_the_service_over_tls() {
         )
         .await
         .unwrap();
-    assert_eq!(found, 2, "one Observation per audited write (create, delete)");
+    assert_eq!(
+        found, 2,
+        "one Observation per audited write (create, delete)"
+    );
     let per_pod = release.requests_by_pod("/audit/webhook").await.unwrap();
     assert!(per_pod.values().sum::<u64>() > 0, "{per_pod:?}");
     uninstall(&node, &release);
