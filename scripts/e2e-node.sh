@@ -58,7 +58,15 @@ if [ -f "$NODE_OWNER" ] && [ "$(cat "$NODE_OWNER")" = "$run" ] && [ "$(cat "$run
 else
   up=1
 fi
-cleanup() { if [ "$up" = 1 ]; then scripts/node-down.sh "$run" || true; fi; }
+# The teardown is checked too: node-down.sh fails when it leaves host state behind.
+cleanup() {
+  local rc=$?
+  if [ "$up" = 1 ] && ! scripts/node-down.sh "$run"; then
+    echo "e2e-node: node-down.sh left host state behind (see above)" >&2
+    rc=1
+  fi
+  exit "$rc"
+}
 trap cleanup EXIT
 # The image first: a release build takes minutes and needs no node.
 image=$(scripts/node-image.sh node-e2e | tail -n 1)

@@ -29,26 +29,28 @@ stop_pid() { # name pid
   kill -KILL "$pid" 2>/dev/null
 }
 
-# The kubelet first (so it restarts nothing), then every process in a pod's cgroup, then the
-# shims, then the rest.
+# The kubelet first (so it restarts nothing), then every process in a pod's cgroup and the
+# containerd shims, then the rest together with the control plane.
+pid_of() { [ -f "$RUN/pids/$1" ] && cat "$RUN/pids/$1"; }
+kubelet_pid=$(pid_of kubelet) && stop_pid kubelet "$kubelet_pid"
+kill_pods() {
+  for pid in $(grep -l ':/kubepods' /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3); do
+    kill -KILL "$pid" 2>/dev/null
+  done
+  for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $NODE_CONTAINERD_SOCK" 2>/dev/null); do
+    kill -KILL "$pid" 2>/dev/null
+  done
+}
+kill_pods
 for name in "${NODE_PROCESSES[@]}"; do
-  [ "$name" = containerd ] && {
-    # Pods' processes: everything in a kubepods cgroup.
-    for pid in $(grep -l ':/kubepods' /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3); do
-      kill -KILL "$pid" 2>/dev/null
-    done
-    for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $NODE_CONTAINERD_SOCK" 2>/dev/null); do
-      kill -KILL "$pid" 2>/dev/null
-    done
-  }
-  f="$RUN/pids/$name"
-  [ -f "$f" ] && stop_pid "$name" "$(cat "$f")" && rm -f "$f"
+  [ "$name" = kubelet ] && continue
+  pid=$(pid_of "$name") && stop_pid "$name" "$pid" &
 done
-# Shims started by our containerd (they re-parent to init when containerd stops).
-for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $NODE_CONTAINERD_SOCK" 2>/dev/null); do
-  kill -KILL "$pid" 2>/dev/null
-done
-"$REPO_ROOT/scripts/cluster-down.sh" "$RUN/cp" 2>/dev/null
+"$REPO_ROOT/scripts/cluster-down.sh" "$RUN/cp" 2>/dev/null &
+wait
+# Shims started by our containerd re-parent to init when it stops.
+kill_pods
+rm -f "$RUN"/pids/*
 
 # Mounts: the pods' (kubelet volumes, containerd's rootfs and shm), deepest first.
 for _ in 1 2 3; do
@@ -104,6 +106,17 @@ if awk -v r="$RUN/" 'index($2, r) == 1 { found = 1 } END { exit !found }' /proc/
   log "mounts are still left under $RUN"; left=1
 fi
 if grep -qs ':/kubepods' /proc/[0-9]*/cgroup; then log "processes are still left in kubepods cgroups"; left=1; fi
-if iptables -t nat -S 2>/dev/null | grep -q KUBE-; then log "KUBE-* iptables chains are still left"; left=1; fi
+if iptables -t nat -S 2>/dev/null | grep -q KUBE- || iptables -t filter -S 2>/dev/null | grep -q KUBE-; then
+  log "KUBE-* iptables chains are still left"; left=1
+fi
+if ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then log "the bridge $NODE_BRIDGE is still there"; left=1; fi
+if ls /run/netns/cni-* >/dev/null 2>&1; then log "network namespaces are still left in /run/netns"; left=1; fi
+if ls -d /sys/fs/cgroup/kubepods* /sys/fs/cgroup/*/kubepods* >/dev/null 2>&1; then log "kubepods cgroups are still left"; left=1; fi
+if [ -f "$RUN/sysctl-before.txt" ]; then
+  while IFS='=' read -r key value; do
+    now=$(sysctl -n "$key" 2>/dev/null) || continue
+    [ "$now" = "$value" ] || { log "sysctl $key is $now, not $value as before"; left=1; }
+  done <"$RUN/sysctl-before.txt"
+fi
 log "stopped in $(( $(date +%s) - START ))s"
 exit "$left"

@@ -382,3 +382,18 @@ fn the_secret_role_grants_get_only() {
         serde_json::json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}])
     );
 }
+
+#[test]
+fn the_service_takes_a_fixed_cluster_ip_and_refuses_one_that_is_not_an_address() {
+    let default = render(&[]);
+    assert!(
+        one(&default, "Service")["spec"].get("clusterIP").is_none(),
+        "Kubernetes allocates one"
+    );
+    let fixed = render(&["--set", "service.clusterIP=10.96.200.10"]);
+    assert_eq!(one(&fixed, "Service")["spec"]["clusterIP"], "10.96.200.10");
+    let out = template(&["--set", "service.clusterIP=webhooks.local"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/service/clusterIP"), "{stderr}");
+}

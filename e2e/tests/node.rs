@@ -176,6 +176,26 @@ async fn the_chart_as_it_ships_runs_three_real_pods_and_uninstall_keeps_the_data
         assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
     }
     assert!(logs.contains("zen-watcher starting"), "{logs}");
+    // `kubectl exec` reaches the container (the image has no shell: the binary itself).
+    let exec = std::process::Command::new("kubectl")
+        .env("KUBECONFIG", &node.kubeconfig)
+        .args([
+            "exec",
+            "-n",
+            &ns.name,
+            &holder,
+            "--",
+            "/zen-watcher",
+            "--version",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        exec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exec.stderr)
+    );
+    assert!(String::from_utf8_lossy(&exec.stdout).starts_with("zen-watcher "));
 
     // `helm uninstall` removes the pods and keeps the CRDs and the Observations.
     node.helm(&[
