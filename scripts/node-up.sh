@@ -35,6 +35,8 @@ log() { echo "node-up: $*" >&2; }
 if [ -f "$NODE_OWNER" ]; then
   owner="$(cat "$NODE_OWNER")"
   if [ "$owner" = "$RUN" ] && node_alive "$RUN"; then
+    [ "$(cat "$RUN/apiserver-args" 2>/dev/null)" = "${APISERVER_ARGS:-}" ] \
+      || die "the node in $RUN runs with other kube-apiserver flags ($(cat "$RUN/apiserver-args" 2>/dev/null)): run scripts/node-down.sh $RUN first"
     if kubectl --kubeconfig "$RUN/kubeconfig" get node "$NODE_NAME" \
          -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null | grep -qx True; then
       log "already up in $RUN and Ready; reusing it"

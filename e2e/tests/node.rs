@@ -42,6 +42,54 @@ async fn send_alert(release: &Release, token: &str, ns: &str, pod: &str) -> anyh
         .status)
 }
 
+/// Falco alerts sent one after another through the Service (each about a new pod), until
+/// stopped; every response is kept.
+struct Traffic {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<Result<u16, String>>>,
+}
+
+impl Traffic {
+    fn start(release: &Release, token: &str, prefix: &str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let release = Release {
+            name: release.name.clone(),
+            namespace: release.namespace.clone(),
+            client: release.client.clone(),
+        };
+        let (token, prefix, flag) = (token.to_string(), prefix.to_string(), stop.clone());
+        let task = tokio::spawn(async move {
+            let mut results = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let pod = format!("{prefix}-{}", results.len());
+                let outcome = send_alert(&release, &token, &release.namespace, &pod).await;
+                results.push(outcome.map_err(|e| e.to_string()));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            results
+        });
+        Self { stop, task }
+    }
+
+    /// Stops the traffic; fails unless every request was answered 200. Returns how many were sent.
+    async fn stop_all_ok(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        let results = self.task.await.unwrap();
+        let failed: Vec<(usize, &Result<u16, String>)> = results
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !matches!(r, Ok(200)))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{} of {} requests failed: {failed:?}",
+            failed.len(),
+            results.len()
+        );
+        results.len()
+    }
+}
+
 /// CRDs for releases installed with `crds.install=false` (one release per cluster owns them).
 async fn ensure_crds(node: &Node) {
     apply_crds(&node.client).await.expect("CRDs applied");
@@ -244,26 +292,7 @@ async fn helm_upgrade_from_one_replica_to_three_under_traffic_fails_and_loses_no
     let token = release.token().await.unwrap();
 
     // Continuous traffic through the Service while the upgrade runs.
-    let stop = Arc::new(AtomicBool::new(false));
-    let traffic = {
-        let (stop, token, ns_name) = (stop.clone(), token.clone(), ns.name.clone());
-        let release = Release {
-            name: release.name.clone(),
-            namespace: release.namespace.clone(),
-            client: release.client.clone(),
-        };
-        tokio::spawn(async move {
-            let mut results = Vec::new();
-            let mut i = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let outcome = send_alert(&release, &token, &ns_name, &format!("up-{i}")).await;
-                results.push(outcome.map_err(|e| e.to_string()));
-                i += 1;
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            results
-        })
-    };
+    let traffic = Traffic::start(&release, &token, "up");
     tokio::time::sleep(Duration::from_secs(2)).await;
     // The upgrade guide's command, as a user types it.
     let chart = zen_watcher_e2e::chart::chart_dir().display().to_string();
@@ -286,21 +315,7 @@ async fn helm_upgrade_from_one_replica_to_three_under_traffic_fails_and_loses_no
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    stop.store(true, Ordering::Relaxed);
-    let results = traffic.await.unwrap();
-
-    let failed: Vec<(usize, &Result<u16, String>)> = results
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| !matches!(r, Ok(200)))
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} of {} requests failed: {failed:?}",
-        failed.len(),
-        results.len()
-    );
-    let sent = results.len();
+    let sent = traffic.stop_all_ok().await;
     assert!(sent > 100, "only {sent} requests were sent");
     let seen = ns
         .wait_for_observations(
@@ -353,8 +368,18 @@ async fn create_failing_report(ns: &TestNamespace, name: &str) {
         .unwrap();
 }
 
+/// The Observations of PolicyReport results (not the Falco alerts of the traffic).
+fn findings_of(items: Vec<Observation>) -> BTreeMap<String, i64> {
+    occurrences(
+        items
+            .into_iter()
+            .filter(|o| o.spec.source != "falco")
+            .collect(),
+    )
+}
+
 async fn wait_findings(ns: &TestNamespace, n: usize, what: &str) -> BTreeMap<String, i64> {
-    ns.wait_for_observations(what, Duration::from_secs(90), occurrences, |o| o.len() >= n)
+    ns.wait_for_observations(what, Duration::from_secs(90), findings_of, |o| o.len() >= n)
         .await
         .unwrap()
 }
@@ -441,7 +466,7 @@ async fn a_deleted_or_crashed_leader_hands_over_and_duplicates_nothing() {
 
     // Each report is one Observation, whatever number of leaders relisted it.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let now = occurrences(ns.observations().await.unwrap());
+    let now = findings_of(ns.observations().await.unwrap());
     assert_eq!(
         now.len(),
         3,
