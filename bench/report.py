@@ -36,7 +36,7 @@ import statistics
 import sys
 from dataclasses import dataclass, field
 
-# ---- targets (DESIGN §9) -------------------------------------------------------------------
+# ---- targets (docs/architecture.md, "Performance targets") -------------------------------------------------------------------
 INGEST_RPS_RATIO = 1.5  # zen req/s >= 1.5x falcosidekick's, per concurrency
 WRITE_RATE_RATIO = 0.8  # zen create rate >= 0.8x a bare kube-rs client's
 FAILOVER_TARGET_S = {"graceful": 3.0, "sigkill": 17.0}  # every run under it
@@ -1181,7 +1181,7 @@ def markdown(ctx, sections):
         "Explanations go in bench/notes/<section>.md. -->",
         "# zen-watcher benchmarks",
         "",
-        "Measured against the performance targets of DESIGN §9. Status: pass, FAIL, or not measured "
+        "Measured against the performance targets of docs/architecture.md. Status: pass, FAIL, or not measured "
         "(with the reason). Ratios against another program are taken per run, between runs made one "
         "right after the other on the same machine, and summarised as median (min–max).",
         "",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: every benchmark of DESIGN §9, then BENCHMARKS.md and its plots.
+# make bench: every benchmark of docs/architecture.md ("Performance targets"), then BENCHMARKS.md and its plots.
 #
 #   scripts/bench.sh                  # the full set (about 25 minutes on a 2-core machine)
 #   BENCH_QUICK=1 scripts/bench.sh    # fewer and shorter runs (a smoke test of the tooling)

@@ -38,7 +38,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often queue depth gauges are refreshed.
 const GAUGE_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Runs until SIGTERM/SIGINT, then shuts down as DESIGN §4 describes.
+/// Runs until SIGTERM/SIGINT, then shuts down as docs/architecture.md ("Shutdown") describes.
 pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
     let (client, write_client) = clients(&config).await?;
     let metrics = Arc::new(Metrics::new());

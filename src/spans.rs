@@ -1,4 +1,4 @@
-//! The spans that follow an event (DESIGN §6): a webhook request (continuing the caller's W3C
+//! The spans that follow an event (docs/architecture.md, "Traces"): a webhook request (continuing the caller's W3C
 //! `traceparent`) or a watched-object event (a root span), then per event `normalise`,
 //! `filter`, `dedup` and `write`. Spans are at DEBUG level: free when tracing is off, and
 //! exported by the OpenTelemetry layer, which admits them on its own (see `telemetry`).

@@ -123,7 +123,7 @@ async fn a_single_watcher_serves_writes_and_stops_cleanly() {
 }
 
 /// A SIGTERM hands leadership over at once: the Lease moves while the old leader is still
-/// draining its webhooks (DESIGN §5, and the graceful failover target of §9), not after.
+/// draining its webhooks (docs/architecture.md, "Shutdown", and the graceful failover target), not after.
 #[tokio::test]
 async fn sigterm_hands_leadership_over_before_the_drain_ends() {
     let (client, ns, home) = setup("handover").await;
