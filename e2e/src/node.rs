@@ -83,8 +83,11 @@ impl Node {
         helm(&self.kubeconfig, args)
     }
 
-    /// `helm install <release> CHART -n <ns> --wait` with the node's image and `sets`.
-    pub fn install(
+    /// `helm install <release> CHART -n <ns> --wait` with the node's image and `sets`, then
+    /// waits until the Service routes: `--wait` returns once the pods are Ready, which can be
+    /// before kube-proxy has programmed the new Service's endpoints (until then its ClusterIP
+    /// refuses connections).
+    pub async fn install(
         &self,
         namespace: &str,
         release: &str,
@@ -107,11 +110,24 @@ impl Node {
             args.extend(["--set", set]);
         }
         self.helm(&args)?;
-        Ok(Release {
+        let release = Release {
             name: release.to_string(),
             namespace: namespace.to_string(),
             client: self.client.clone(),
-        })
+        };
+        let addr = release.webhook_addr().await?;
+        wait_until(
+            "the Service's ClusterIP to route",
+            Duration::from_secs(60),
+            || async move {
+                // A TCP connection, not an HTTP request: the webhook port may be serving TLS.
+                let connect = tokio::net::TcpStream::connect(addr);
+                let connected = tokio::time::timeout(Duration::from_secs(2), connect).await;
+                Ok(matches!(connected, Ok(Ok(_))).then_some(()))
+            },
+        )
+        .await?;
+        Ok(release)
     }
 }
 

@@ -110,7 +110,10 @@ async fn the_chart_as_it_ships_runs_three_real_pods_and_uninstall_keeps_the_data
         .unwrap();
     }
     let ns = node.namespace("ship", None).await.unwrap();
-    let release = node.install(&ns.name, "zen-watcher-ship", &[]).unwrap();
+    let release = node
+        .install(&ns.name, "zen-watcher-ship", &[])
+        .await
+        .unwrap();
 
     // 3 pods Ready (their readiness probe on the metrics port passed), no restarts, one leader.
     let pods = release
@@ -283,6 +286,7 @@ async fn helm_upgrade_from_one_replica_to_three_under_traffic_fails_and_loses_no
             "zen-watcher-upgrade",
             &["replicaCount=1", "crds.install=false"],
         )
+        .await
         .unwrap();
     release
         .wait_ready(1, Duration::from_secs(60))
@@ -410,6 +414,7 @@ async fn a_deleted_or_crashed_leader_hands_over_and_duplicates_nothing() {
     let ns = node.namespace("leader", None).await.unwrap();
     let release = node
         .install(&ns.name, "zen-watcher-leader", &["crds.install=false"])
+        .await
         .unwrap();
     release
         .wait_ready(3, Duration::from_secs(60))
@@ -541,6 +546,7 @@ async fn the_apiservers_audit_webhook_reaches_the_service_over_tls() {
                 "webhook.existingSecret=zen-watcher-audit-token",
             ],
         )
+        .await
         .unwrap();
     release
         .wait_ready(3, Duration::from_secs(60))
