@@ -11,7 +11,7 @@ TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(PATH)
 CHART := charts/zen-watcher
 
-.PHONY: build test lint fmt fmt-check clippy clippy-fuzz actionlint hadolint unit crds crds-check readme \
+.PHONY: build test lint fmt fmt-check clippy clippy-fuzz core-deps actionlint hadolint unit crds crds-check readme \
         tools cluster-up cluster-down e2e e2e-node node-up node-down node-image fuzz demo demo-down bench chaos
 
 build: ## Build the workspace (debug)
@@ -19,7 +19,7 @@ build: ## Build the workspace (debug)
 
 test: lint unit crds-check e2e e2e-node ## Everything CI checks
 
-lint: fmt-check clippy clippy-fuzz actionlint hadolint ## Formatting, clippy on every target (fuzz too), workflow and Dockerfile lint
+lint: fmt-check clippy clippy-fuzz core-deps actionlint hadolint ## Formatting, clippy on every target (fuzz too), the core's dependencies, workflow and Dockerfile lint
 
 fmt: ## Format the code
 	cargo fmt --all
@@ -36,6 +36,9 @@ clippy:
 # The fuzz crate is its own workspace (cargo-fuzz's layout): type-checked here, run by `make fuzz`.
 clippy-fuzz:
 	cd fuzz && CARGO_TARGET_DIR=$(HOME)/.cache/zen-watcher/fuzz-target cargo clippy --all-targets --locked -- -D warnings
+
+core-deps: ## The pure core (core/) depends on no I/O crate
+	scripts/check-core-deps.sh
 
 hadolint:
 	scripts/install-hadolint.sh

@@ -13,6 +13,7 @@ use kube::api::{Api, PostParams};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::filter::FilterConfig;
 use crate::config::Config;
 use crate::filter_watch::{self, FilterSource};
 use crate::informers::Findings;
@@ -20,11 +21,11 @@ use crate::ingest::{self, Pipeline};
 use crate::ingesters::{self, Orchestrator};
 use crate::leader::{self, ElectionConfig, Leadership};
 use crate::metrics::Metrics;
-use crate::pipeline::filter::FilterConfig;
+use crate::observation::ObservationSettings;
 use crate::server::{self, PipelineIngest, ServerState};
 use crate::shutdown::Signals;
 use crate::sources::audit;
-use crate::writer::{ObservationSettings, RetryPolicy, SourceCap, WriteQueue, Writer};
+use crate::writer::{RetryPolicy, SourceCap, WriteQueue, Writer};
 use crate::{gc, informers};
 
 /// How long in-flight requests may take to finish once the listeners close.

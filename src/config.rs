@@ -1,8 +1,6 @@
 //! Every setting of zen-watcher, from command-line flags and environment variables, validated
 //! once at start. `zen-watcher --help` lists them with their env names and defaults.
 
-mod units;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -12,16 +10,14 @@ use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 use ipnet::IpNet;
 use serde::Serialize;
 
-pub use units::{is_dns_label, parse_bytes, parse_cidr, parse_duration};
+pub use zen_watcher_core::observation::{TTL_MAX_SECONDS, TTL_MIN_SECONDS};
+pub use zen_watcher_core::units::{is_dns_label, parse_bytes, parse_cidr, parse_duration};
 
 /// Where the watcher's namespace is read from when `POD_NAMESPACE` is unset.
 pub const SERVICE_ACCOUNT_NAMESPACE_FILE: &str =
     "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 /// The namespace used when neither `POD_NAMESPACE` nor the ServiceAccount file says one.
 pub const FALLBACK_NAMESPACE: &str = "zen-system";
-/// Bounds of any Observation TTL (60 s .. 1 year); values outside are clamped.
-pub const TTL_MIN_SECONDS: u64 = 60;
-pub const TTL_MAX_SECONDS: u64 = 31_536_000;
 
 /// Command-line flags and their environment variables, as clap parses them.
 #[derive(Parser, Debug, Clone)]

@@ -15,8 +15,8 @@ use kube::{Api, Client, Resource};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::filter::{FilterConfig, FilterConfigError};
 use crate::ingest::Pipeline;
-use crate::pipeline::filter::{FilterConfig, FilterConfigError};
 
 /// Where the filter rules live.
 #[derive(Clone, Debug)]

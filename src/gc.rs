@@ -13,7 +13,7 @@ use kube::{Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::crd::Observation;
-use crate::writer::observation::{MANAGED_BY, MANAGED_BY_LABEL, ORIGIN_UID_LABEL};
+use crate::observation::{MANAGED_BY, MANAGED_BY_LABEL, ORIGIN_UID_LABEL};
 
 pub const PAGE_SIZE: u32 = 500;
 

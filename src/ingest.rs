@@ -17,12 +17,12 @@ use k8s_openapi::jiff::Timestamp;
 use tokio::sync::watch;
 use tracing::Span;
 
-use crate::event::{Delivery, DeliveryId, Event, EventKind};
-use crate::metrics::Metrics;
-use crate::pipeline::filter::FilterConfig;
-use crate::pipeline::{
+use crate::admission::filter::FilterConfig;
+use crate::admission::{
     Admission, Dedup, IdentityKey, IngesterRules, ObservationRef, Settled, Verdict,
 };
+use crate::event::{Delivery, DeliveryId, Event, EventKind};
+use crate::metrics::Metrics;
 use crate::spans;
 use crate::writer::queue::Pending;
 use crate::writer::{

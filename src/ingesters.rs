@@ -14,7 +14,6 @@
 pub mod auth;
 mod leader;
 pub mod plan;
-pub mod reserved;
 mod routes;
 mod source;
 pub mod status;

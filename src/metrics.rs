@@ -7,7 +7,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::pipeline::Verdict;
+use crate::admission::Verdict;
 use crate::writer::{Stored, WriteError};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -318,7 +318,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::filter::{DropReason, RuleScope};
+    use crate::admission::filter::{DropReason, RuleScope};
 
     #[test]
     fn every_stage_is_exposed_with_its_labels() {
@@ -338,7 +338,7 @@ mod tests {
             "falco",
             &Ok(Stored {
                 written: crate::writer::Written::Recurred { occurrences: 2 },
-                observation: crate::pipeline::ObservationRef {
+                observation: crate::admission::ObservationRef {
                     namespace: "shop".into(),
                     name: "falco-0123456789abcdef".into(),
                 },

@@ -25,11 +25,11 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
+use zen_watcher::admission::IngesterRules;
 use zen_watcher::config::{Config, LoadOutcome};
 use zen_watcher::event::Event;
 use zen_watcher::ingest::Outcome;
 use zen_watcher::metrics::Metrics;
-use zen_watcher::pipeline::IngesterRules;
 use zen_watcher::server::{self, Ingest, IngestFuture, ServerState, Servers};
 use zen_watcher::sources::audit;
 

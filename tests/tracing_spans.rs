@@ -12,13 +12,14 @@ use std::time::Duration;
 use opentelemetry::trace::{SpanId, Status, TraceId, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tracing_subscriber::layer::SubscriberExt;
+use zen_watcher::admission::filter::FilterConfig;
 use zen_watcher::config::{Config, LoadOutcome};
 use zen_watcher::ingest::Pipeline;
 use zen_watcher::metrics::Metrics;
-use zen_watcher::pipeline::filter::FilterConfig;
+use zen_watcher::observation::ObservationSettings;
 use zen_watcher::server::{ConnInfo, PipelineIngest, ServerState, Serves, filter};
 use zen_watcher::sources::audit;
-use zen_watcher::writer::{ObservationSettings, RetryPolicy, WriteQueue, Writer};
+use zen_watcher::writer::{RetryPolicy, WriteQueue, Writer};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_ID: &str = "00f067aa0ba902b7";

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use kube::Client;
 use serde_json::{Value, json};
 use zen_watcher::crd::Observation;
+use zen_watcher::observation::name_of;
 use zen_watcher::sources::falco;
-use zen_watcher::writer::name_of;
 use zen_watcher_e2e::http::{get, post};
 use zen_watcher_e2e::replicas::{falco_alert, log_dir, ready};
 use zen_watcher_e2e::{

@@ -13,12 +13,13 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+use zen_watcher::admission::filter::FilterConfig;
 use zen_watcher::crd::Observation;
 use zen_watcher::informers::{self, Findings};
 use zen_watcher::ingest::Pipeline;
 use zen_watcher::metrics::Metrics;
-use zen_watcher::pipeline::filter::FilterConfig;
-use zen_watcher::writer::{ObservationSettings, RetryPolicy, WriteQueue, Writer};
+use zen_watcher::observation::ObservationSettings;
+use zen_watcher::writer::{RetryPolicy, WriteQueue, Writer};
 use zen_watcher_e2e::proxy::Proxy;
 use zen_watcher_e2e::replicas::log_dir;
 use zen_watcher_e2e::{

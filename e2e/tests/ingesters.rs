@@ -22,14 +22,15 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use zen_watcher::admission::filter::FilterConfig;
 use zen_watcher::crd::{Ingester, Observation};
 use zen_watcher::informers::Findings;
 use zen_watcher::ingest::Pipeline;
 use zen_watcher::ingesters::{Orchestrator, Settings};
 use zen_watcher::metrics::Metrics;
-use zen_watcher::pipeline::filter::FilterConfig;
+use zen_watcher::observation::ObservationSettings;
 use zen_watcher::server::{IngesterAuth, RouteTable};
-use zen_watcher::writer::{ObservationSettings, RetryPolicy, WriteQueue, Writer};
+use zen_watcher::writer::{RetryPolicy, WriteQueue, Writer};
 use zen_watcher_e2e::{TestNamespace, admin_client, apply_crds, wait_established, wait_until};
 
 const DEADLINE: Duration = Duration::from_secs(60);

@@ -10,14 +10,15 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde_json::json;
+use zen_watcher::admission::filter::FilterConfig;
 use zen_watcher::crd::{IngesterSpec, Observation};
 use zen_watcher::event::Event;
 use zen_watcher::ingest::{Mode, Outcome, Pipeline};
 use zen_watcher::metrics::Metrics;
-use zen_watcher::pipeline::filter::FilterConfig;
+use zen_watcher::observation::ObservationSettings;
 use zen_watcher::sources::falco;
 use zen_watcher::sources::generic::GenericMapping;
-use zen_watcher::writer::{ObservationSettings, RetryPolicy, SourceCap, WriteQueue, Writer};
+use zen_watcher::writer::{RetryPolicy, SourceCap, WriteQueue, Writer};
 use zen_watcher_e2e::{TestNamespace, admin_client, apply_crds};
 
 /// The same body, posted by two tenants' senders to their own Ingesters.

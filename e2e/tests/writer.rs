@@ -10,11 +10,10 @@ use kube::api::Api;
 use kube::{Client, ResourceExt};
 use zen_watcher::crd::Observation;
 use zen_watcher::event::{DeliveryId, Event, EventKind};
+use zen_watcher::observation::whole_seconds;
+use zen_watcher::observation::{ObservationSettings, build, observation_name};
 use zen_watcher::sources::{audit, falco, kyverno, trivy};
-use zen_watcher::writer::observation::whole_seconds;
-use zen_watcher::writer::{
-    ObservationSettings, RetryPolicy, Submission, Writer, Written, build, observation_name,
-};
+use zen_watcher::writer::{RetryPolicy, Submission, Writer, Written};
 use zen_watcher_e2e::{TestNamespace, admin_client, apply_crds};
 
 fn fixture(path: &str) -> Vec<u8> {
@@ -143,7 +142,7 @@ async fn concurrent_deliveries_are_each_counted_once() {
 
 #[tokio::test]
 async fn suppressed_recurrences_are_counted_by_delivery_across_writers() {
-    use zen_watcher::pipeline::{ObservationRef, Recurrences};
+    use zen_watcher::admission::{ObservationRef, Recurrences};
     let (client, ns) = setup("flush").await;
     let w = writer(&client, &ns.name);
     let event = delivered(&falco_event(&ns.name), "first");
@@ -427,9 +426,9 @@ async fn a_full_queue_refuses_instead_of_buffering() {
 async fn a_source_at_its_cap_is_dropped_with_reason_cap() {
     use std::num::NonZeroUsize;
     use std::time::Duration;
+    use zen_watcher::admission::filter::FilterConfig;
     use zen_watcher::ingest::{Mode, Pipeline};
     use zen_watcher::metrics::Metrics;
-    use zen_watcher::pipeline::filter::FilterConfig;
     use zen_watcher::writer::{SourceCap, WriteQueue};
 
     let (client, ns) = setup("cap").await;

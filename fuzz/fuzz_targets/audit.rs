@@ -10,8 +10,8 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use zen_watcher::event::{Delivery, EventKind};
-use zen_watcher::sources::audit::{self, Skip};
+use zen_watcher_core::event::{Delivery, EventKind};
+use zen_watcher_core::sources::audit::{self, Skip};
 
 static CONTEXT: LazyLock<audit::Context> = LazyLock::new(|| audit::Context {
     own_username: Some("system:serviceaccount:zen-system:zen-watcher".to_string()),

@@ -6,7 +6,7 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
-use zen_watcher::writer::observation::cap_details;
+use zen_watcher_core::observation::cap_details;
 
 fn json_len(map: &Map<String, Value>) -> usize {
     serde_json::to_vec(map)

@@ -5,10 +5,10 @@
 use std::sync::LazyLock;
 
 use k8s_openapi::jiff::Timestamp;
-use zen_watcher::config::is_dns_label;
-use zen_watcher::event::Event;
-use zen_watcher::writer::ObservationSettings;
-use zen_watcher::writer::observation::target_namespace;
+use zen_watcher_core::event::Event;
+use zen_watcher_core::observation::ObservationSettings;
+use zen_watcher_core::observation::target_namespace;
+use zen_watcher_core::units::is_dns_label;
 
 /// A fixed "now" so runs are reproducible.
 pub fn now() -> Timestamp {
@@ -18,7 +18,7 @@ pub fn now() -> Timestamp {
 /// The event parsed from `tests/fixtures/falco/alert-critical.json`, for `matches`/`decide`.
 pub static SAMPLE_EVENT: LazyLock<Event> = LazyLock::new(|| {
     let body = include_bytes!("../../tests/fixtures/falco/alert-critical.json");
-    let mut events = zen_watcher::sources::falco::parse(body, now()).expect("fixture parses");
+    let mut events = zen_watcher_core::sources::falco::parse(body, now()).expect("fixture parses");
     events.remove(0)
 });
 
@@ -37,7 +37,7 @@ pub fn settings() -> ObservationSettings {
 /// payload can never turn into a write refused forever; and a tenant Ingester's events stay in
 /// the tenant's namespace.
 pub fn check_placement(event: &Event) {
-    let name = zen_watcher::writer::name_of(event);
+    let name = zen_watcher_core::observation::name_of(event);
     assert!(
         name.len() <= 253 && name.split('.').all(is_dns_label),
         "Observation name {name:?} is not a DNS subdomain"

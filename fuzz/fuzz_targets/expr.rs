@@ -4,7 +4,7 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use zen_watcher::pipeline::expr::Expression;
+use zen_watcher_core::admission::expr::Expression;
 
 fuzz_target!(|text: &str| {
     if let Ok(expression) = Expression::parse(text) {

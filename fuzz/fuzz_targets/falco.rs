@@ -8,10 +8,10 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use zen_watcher::event::{Delivery, DeliveryId, EventKind};
+use zen_watcher_core::event::{Delivery, DeliveryId, EventKind};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(events) = zen_watcher::sources::falco::parse(data, common::now()) else {
+    let Ok(events) = zen_watcher_core::sources::falco::parse(data, common::now()) else {
         return;
     };
     for event in &events {
@@ -25,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
             }
         ));
     }
-    let again = zen_watcher::sources::falco::parse(data, common::now()).expect("deterministic");
+    let again =
+        zen_watcher_core::sources::falco::parse(data, common::now()).expect("deterministic");
     assert_eq!(
         again, events,
         "the same body, the same events and deliveries"

@@ -5,7 +5,7 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use zen_watcher::pipeline::filter::FilterConfig;
+use zen_watcher_core::admission::filter::FilterConfig;
 
 fuzz_target!(|text: &str| {
     if let Ok(config) = FilterConfig::from_json(text) {

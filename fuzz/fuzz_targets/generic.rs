@@ -13,9 +13,9 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
-use zen_watcher::crd::IngesterSpec;
-use zen_watcher::event::Event;
-use zen_watcher::sources::generic::GenericMapping;
+use zen_watcher_core::crd::IngesterSpec;
+use zen_watcher_core::event::Event;
+use zen_watcher_core::sources::generic::GenericMapping;
 
 fn compile(spec: Value) -> (GenericMapping, GenericMapping) {
     let spec: IngesterSpec = serde_json::from_value(spec).expect("valid IngesterSpec");

@@ -5,7 +5,7 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use zen_watcher::sources::kyverno::{OpenReport, PolicyReport, events_from_report};
+use zen_watcher_core::sources::kyverno::{OpenReport, PolicyReport, events_from_report};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(report) = serde_json::from_slice::<PolicyReport>(data) {

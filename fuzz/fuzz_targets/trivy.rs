@@ -5,7 +5,7 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use zen_watcher::sources::trivy::{
+use zen_watcher_core::sources::trivy::{
     ClusterVulnerabilityReport, VulnerabilityReport, events_from_report,
 };
 

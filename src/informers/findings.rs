@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
 
+use crate::admission::IngesterRules;
 use crate::event::Event;
 use crate::ingest::{Mode, Pipeline};
-use crate::pipeline::IngesterRules;
-use crate::writer::{Fence, WriteError, WriteQueue, Writer, name_of};
+use crate::observation::name_of;
+use crate::writer::{Fence, WriteError, WriteQueue, Writer};
 
 /// What writing one object's findings did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

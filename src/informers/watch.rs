@@ -23,8 +23,8 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::findings::Findings;
+use crate::admission::IngesterRules;
 use crate::event::Event;
-use crate::pipeline::IngesterRules;
 use crate::writer::WriteError;
 
 /// First wait before an object whose findings were not written is applied again.

@@ -16,12 +16,12 @@ use std::fmt;
 use kube::ResourceExt;
 
 use super::auth::{self, AuthError, Secrets};
-use super::reserved::{self, Refusal};
 use super::status::{Readiness, Reason};
 use super::tenancy::{self, WatchScope};
+use crate::admission::IngesterRules;
+use crate::admission::filter::IngesterFilter;
 use crate::crd::{Gvr, Ingester, IngesterKind, IngesterStatus, RESERVED_PATHS, WebhookSource};
-use crate::pipeline::IngesterRules;
-use crate::pipeline::filter::IngesterFilter;
+use crate::reserved::{self, Refusal};
 use crate::server::IngesterRoute;
 use crate::sources::generic::GenericMapping;
 

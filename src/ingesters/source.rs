@@ -14,12 +14,12 @@ use super::PAGE_SIZE;
 use super::plan::{InformerPlan, IngesterKey, Revision};
 use super::status::{Readiness, Reason};
 use super::tenancy::{self, WatchScope};
+use crate::admission::IngesterRules;
 use crate::crd::Gvr;
 use crate::event::Event;
 use crate::informers::Findings;
 use crate::informers::discovery::{DISCOVERY_INTERVAL, Discovered, discover};
 use crate::informers::watch::{self, Watched};
-use crate::pipeline::IngesterRules;
 
 /// A source's readiness, for the leader to write.
 #[derive(Clone, Debug)]

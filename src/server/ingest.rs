@@ -4,9 +4,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::admission::IngesterRules;
 use crate::event::Event;
 use crate::ingest::{Mode, Outcome, Pipeline};
-use crate::pipeline::IngesterRules;
 use crate::writer::WriteQueue;
 
 pub type IngestFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::admission::IngesterRules;
 use crate::crd::RESERVED_PATHS;
-use crate::pipeline::IngesterRules;
 use crate::sources::generic::GenericMapping;
 
 /// Credentials an Ingester requires on its path, already resolved from its Secret.

@@ -8,11 +8,11 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::admission::IngesterRules;
 use crate::config::LoadOutcome;
 use crate::crd::IngesterSpec;
 use crate::event::Event;
 use crate::ingest::Outcome;
-use crate::pipeline::IngesterRules;
 use crate::sources::generic::GenericMapping;
 
 const FALCO: &str = r#"{"rule":"Shell","priority":"Critical","output_fields":{"k8s.ns.name":"shop","k8s.pod.name":"web-1"}}"#;

@@ -12,14 +12,14 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
-use super::observation::{
+use crate::admission::dedup::RECENT_DELIVERIES;
+use crate::admission::{ObservationRef, Recurrences};
+use crate::crd::{Observation, ObservationStatus};
+use crate::event::{Delivery, Event, EventKind, Origin};
+use crate::observation::{
     DELIVERY_ANNOTATION, ORIGIN_UID_LABEL, ORIGIN_WATCH_LABEL, ObservationSettings, build,
     whole_seconds,
 };
-use crate::crd::{Observation, ObservationStatus};
-use crate::event::{Delivery, Event, EventKind, Origin};
-use crate::pipeline::dedup::RECENT_DELIVERIES;
-use crate::pipeline::{ObservationRef, Recurrences};
 
 /// The trace that created an Observation (when tracing is on), to find it in a tracing UI.
 pub const TRACE_ID_ANNOTATION: &str = "zen.kube-zen.io/trace-id";

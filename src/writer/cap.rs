@@ -13,8 +13,8 @@ use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::observation::{INGESTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL};
 use crate::crd::Observation;
+use crate::observation::{INGESTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL};
 
 /// How often the counts are taken again from the apiserver.
 pub const RECOUNT_INTERVAL: Duration = Duration::from_secs(60);

@@ -27,8 +27,8 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use zen_watcher::crd::Observation;
+use zen_watcher::observation::name_of;
 use zen_watcher::sources::falco;
-use zen_watcher::writer::name_of;
 use zen_watcher_e2e::replicas::{lease_holder, ready};
 use zen_watcher_e2e::{
     ControlPlane, Signal, TestNamespace, WatcherProcess, apply_crds, apply_report_crds,

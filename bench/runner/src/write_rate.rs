@@ -12,7 +12,7 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 use zen_watcher::crd::Observation;
-use zen_watcher::writer::{ObservationSettings, build};
+use zen_watcher::observation::{ObservationSettings, build};
 use zen_watcher_e2e::{TestNamespace, admin_client, apply_crds};
 
 use crate::output::{Results, median};

@@ -15,7 +15,7 @@ use tower_test::mock;
 use super::*;
 use crate::crd::{Category, Severity};
 use crate::event::DeliveryId;
-use crate::writer::observation::name_of;
+use crate::observation::name_of;
 
 /// One expected request and the answer to give.
 struct Step {

@@ -15,7 +15,7 @@ pub use ingester::{
 pub use observation::{Observation, ObservationSpec, ObservationStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::CustomResourceExt;
+use kube_core::CustomResourceExt;
 
 /// The API group of every zen-watcher resource.
 pub const GROUP: &str = "zen.kube-zen.io";

@@ -361,14 +361,15 @@ mod tests {
     use serde::de::DeserializeOwned;
     use serde_json::json;
 
-    use kube::Resource;
+    use kube_core::Resource;
 
     use super::*;
 
-    const POLICY_REPORT: &str = include_str!("../../tests/fixtures/kyverno/policyreport.json");
+    const POLICY_REPORT: &str = include_str!("../../../tests/fixtures/kyverno/policyreport.json");
     const CLUSTER_POLICY_REPORT: &str =
-        include_str!("../../tests/fixtures/kyverno/clusterpolicyreport.json");
-    const OPEN_REPORT: &str = include_str!("../../tests/fixtures/kyverno/openreports-report.json");
+        include_str!("../../../tests/fixtures/kyverno/clusterpolicyreport.json");
+    const OPEN_REPORT: &str =
+        include_str!("../../../tests/fixtures/kyverno/openreports-report.json");
 
     fn now() -> Timestamp {
         Timestamp::new(1_800_000_000, 0).unwrap()
@@ -681,30 +682,6 @@ mod tests {
             r#"{"apiVersion":"wgpolicyk8s.io/v1alpha2","kind":"PolicyReport","metadata":{"name":"x"}}"#,
         );
         assert!(events_from_report(&report, now()).is_empty());
-    }
-
-    /// Compiled, not run: the informer's uses of the four kinds type-check.
-    #[allow(dead_code)]
-    fn informers_accept_the_report_types(client: kube::Client) {
-        use kube::runtime::{reflector, watcher};
-        let _ = kube::Api::<PolicyReport>::namespaced(client.clone(), "shop");
-        let _ = watcher(
-            kube::Api::<PolicyReport>::all(client.clone()),
-            watcher::Config::default(),
-        );
-        let _ = watcher(
-            kube::Api::<ClusterPolicyReport>::all(client.clone()),
-            watcher::Config::default(),
-        );
-        let _ = watcher(
-            kube::Api::<OpenReport>::all(client.clone()),
-            watcher::Config::default(),
-        );
-        let _ = reflector::store::<OpenClusterReport>();
-        let _ = watcher(
-            kube::Api::<OpenClusterReport>::all(client),
-            watcher::Config::default(),
-        );
     }
 
     #[test]

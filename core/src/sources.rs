@@ -30,7 +30,7 @@ pub fn report_watch<K: ReportKind>() -> String {
 /// `kube::Resource` for a report struct `$ty<K: ReportKind>` with a `metadata` field.
 macro_rules! report_resource {
     ($ty:ident) => {
-        impl<K: $crate::sources::ReportKind> kube::Resource for $ty<K> {
+        impl<K: $crate::sources::ReportKind> kube_core::Resource for $ty<K> {
             type DynamicType = ();
             type Scope = K::Scope;
 
@@ -74,7 +74,7 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    pub(crate) fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
         SourceError::Invalid {
             field: field.into(),
             problem: problem.into(),

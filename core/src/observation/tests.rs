@@ -18,7 +18,7 @@ fn settings() -> ObservationSettings {
 fn falco_event() -> Event {
     let body = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/falco/alert-critical.json"
+        "/../tests/fixtures/falco/alert-critical.json"
     ))
     .unwrap();
     crate::sources::falco::parse(&body, "2026-11-26T12:00:00Z".parse().unwrap())
@@ -39,7 +39,7 @@ fn names_are_deterministic_valid_and_source_prefixed() {
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
     );
     let longest = observation_name(&"a".repeat(40), "x");
-    assert!(longest.len() <= 63 && crate::config::is_dns_label(&longest));
+    assert!(longest.len() <= 63 && crate::units::is_dns_label(&longest));
 }
 
 #[test]

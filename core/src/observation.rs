@@ -8,9 +8,9 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::{TTL_MAX_SECONDS, TTL_MIN_SECONDS, is_dns_label};
 use crate::crd::{Observation, ObservationSpec};
 use crate::event::{Delivery, Event, EventKind};
+use crate::units::is_dns_label;
 
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "zen-watcher";
@@ -27,6 +27,10 @@ pub const INGESTER_LABEL: &str = "zen.kube-zen.io/ingester";
 pub const DELIVERY_ANNOTATION: &str = "zen.kube-zen.io/delivery";
 /// Marks `details` that were cut to fit `OBSERVATION_DETAILS_MAX_BYTES`.
 pub const TRUNCATED_KEY: &str = "zenWatcherTruncated";
+
+/// Bounds of any Observation TTL (60 s .. 1 year); values outside are clamped.
+pub const TTL_MIN_SECONDS: u64 = 60;
+pub const TTL_MAX_SECONDS: u64 = 31_536_000;
 
 /// What building an Observation needs besides the event.
 #[derive(Clone, Debug)]

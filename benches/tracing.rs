@@ -1,6 +1,7 @@
-//! Pipeline micro-benchmarks: normalise + filter + dedup per event (with a full 10k-entry
-//! dedup cache), and the same with the event's spans exported through OpenTelemetry
-//! (sampler always_on) against tracing off, side by side. Run: `cargo bench --bench pipeline`.
+//! What tracing costs per event: normalise + filter + dedup (with a full 10k-entry dedup cache)
+//! inside the event's span, with the span exported through OpenTelemetry (sampler always_on)
+//! and with tracing off, side by side. It lives with the spans it measures; the pure steps
+//! alone are in `core/benches/admission.rs`. Run: `cargo bench --bench tracing`.
 
 use std::hint::black_box;
 use std::num::NonZeroUsize;
@@ -10,9 +11,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use tracing_subscriber::layer::SubscriberExt;
+use zen_watcher::admission::filter::FilterConfig;
+use zen_watcher::admission::{Admission, Dedup, IdentityKey, ObservationRef, Settled};
 use zen_watcher::event::{Delivery, EventKind};
-use zen_watcher::pipeline::filter::FilterConfig;
-use zen_watcher::pipeline::{Admission, Dedup, IdentityKey, ObservationRef, Settled};
 use zen_watcher::sources::falco;
 
 const ALERT: &str = r#"{"rule":"Terminal shell in container","priority":"Critical","time":"2026-11-26T10:00:00Z",
@@ -35,7 +36,7 @@ fn full_admission() -> Admission<()> {
             let settled = Settled {
                 observation: ObservationRef {
                     namespace: "shop".into(),
-                    name: zen_watcher::writer::name_of(&event),
+                    name: zen_watcher::observation::name_of(&event),
                 },
                 delivery: None,
             };
@@ -93,37 +94,5 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-fn expression(c: &mut Criterion) {
-    let expr = zen_watcher::pipeline::expr::Expression::parse(
-        r#"severity >= "high" AND namespace NOT IN [kube-system, kube-public] AND details.output_fields.k8s.pod.name STARTS_WITH "web""#,
-    )
-    .unwrap();
-    let event = falco::parse(ALERT.as_bytes(), "2026-11-26T10:00:00Z".parse().unwrap())
-        .unwrap()
-        .remove(0);
-    c.bench_function("expression evaluation", |b| {
-        b.iter(|| expr.matches(black_box(&event)))
-    });
-}
-
-fn fingerprinting(c: &mut Criterion) {
-    c.bench_function("falco parse + fingerprint", |b| {
-        b.iter(|| {
-            falco::parse(
-                black_box(ALERT.as_bytes()),
-                "2026-11-26T10:00:00Z".parse().unwrap(),
-            )
-        })
-    });
-    c.bench_function("observation name (sha256)", |b| {
-        b.iter(|| {
-            zen_watcher::writer::observation_name(
-                "falco",
-                black_box("[\"falco\",\"Terminal shell\",\"shop\",\"web-1\",\"web\"]"),
-            )
-        })
-    });
-}
-
-criterion_group!(benches, pipeline, expression, fingerprinting);
+criterion_group!(benches, pipeline);
 criterion_main!(benches);

@@ -627,8 +627,8 @@ mod tests {
     use crate::event::EventKind;
     use serde_json::json;
 
-    const PRODUCTION: &str = include_str!("../../tests/fixtures/filter/production.json");
-    const QUIET: &str = include_str!("../../tests/fixtures/filter/quiet-cluster.json");
+    const PRODUCTION: &str = include_str!("../../../tests/fixtures/filter/production.json");
+    const QUIET: &str = include_str!("../../../tests/fixtures/filter/quiet-cluster.json");
 
     fn event(source: &str, severity: Severity) -> Event {
         Event::about_pod_for_tests(source, severity, json!({}))
@@ -1215,7 +1215,7 @@ mod readme_tests {
 
     #[test]
     fn the_readme_lists_every_built_in_default_and_reason() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         for default in BUILT_IN_DEFAULTS {
             let row = format!("| `{default}` | {} |", default.why);
             assert!(readme.contains(&row), "README lacks {row}");

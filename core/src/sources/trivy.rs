@@ -365,13 +365,13 @@ mod tests {
 
     use serde_json::json;
 
-    use kube::Resource;
+    use kube_core::Resource;
 
     use super::*;
 
-    const REPORT: &str = include_str!("../../tests/fixtures/trivy/vulnerabilityreport.json");
+    const REPORT: &str = include_str!("../../../tests/fixtures/trivy/vulnerabilityreport.json");
     const CLUSTER_REPORT: &str =
-        include_str!("../../tests/fixtures/trivy/clustervulnerabilityreport.json");
+        include_str!("../../../tests/fixtures/trivy/clustervulnerabilityreport.json");
 
     fn now() -> Timestamp {
         Timestamp::new(1_800_000_000, 0).unwrap()
@@ -619,22 +619,6 @@ mod tests {
         let r: VulnerabilityReport =
             serde_json::from_str(r#"{"metadata":{"name":"x"},"report":{}}"#).unwrap();
         assert!(events_from_report(&r, now()).is_empty());
-    }
-
-    /// Compiled, not run: the informer's uses of both kinds type-check.
-    #[allow(dead_code)]
-    fn informers_accept_the_report_types(client: kube::Client) {
-        use kube::runtime::{reflector, watcher};
-        let _ = kube::Api::<VulnerabilityReport>::namespaced(client.clone(), "shop");
-        let _ = reflector::store::<VulnerabilityReport>();
-        let _ = watcher(
-            kube::Api::<VulnerabilityReport>::all(client.clone()),
-            watcher::Config::default(),
-        );
-        let _ = watcher(
-            kube::Api::<ClusterVulnerabilityReport>::all(client),
-            watcher::Config::default(),
-        );
     }
 
     #[test]

@@ -2,7 +2,7 @@ use super::*;
 use serde_json::json;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/audit/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../tests/fixtures/audit/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -247,7 +247,7 @@ fn every_rule_is_reachable_and_documented_once() {
     types.sort();
     types.dedup();
     assert_eq!(types.len(), RULES.len());
-    let readme = include_str!("../../../README.md");
+    let readme = include_str!("../../../../README.md");
     for rule in RULES {
         let row = format!(
             "| `{}` | {} | {} | {} |",

@@ -120,7 +120,7 @@ impl GenericMapping {
             .ttl
             .as_deref()
             .map(|t| {
-                crate::config::parse_duration(t).map_err(|p| SourceError::invalid("spec.ttl", p))
+                crate::units::parse_duration(t).map_err(|p| SourceError::invalid("spec.ttl", p))
             })
             .transpose()?;
         Ok(GenericMapping {

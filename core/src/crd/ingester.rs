@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::{CustomResource, KubeSchema};
+use kube_derive::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +20,9 @@ pub const RESERVED_PATHS: [&str; 5] = [
 // Each `printcolumn(...)` repeats `type_ = "string"`; clippy mistakes that for a duplicate.
 #[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(crates(kube_core = "::kube_core"))]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "zen.kube-zen.io",
     version = "v1alpha1",
     kind = "Ingester",
@@ -118,6 +120,7 @@ pub struct Gvr {
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(crates(kube_core = "::kube_core"))]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookSource {
     /// HTTP path served on every replica, e.g. `/hooks/argo`.
@@ -132,6 +135,7 @@ pub struct WebhookSource {
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(crates(kube_core = "::kube_core"))]
 #[x_kube(validation = Rule::new(
     "self.type == 'none' || (has(self.secretName) && self.secretName != '')"
 ).message("bearer and basic auth need secretName").field_path(".secretName"))]

@@ -244,7 +244,7 @@ fn ingester_cel_rules() {
     assert_eq!(rules(auth).len(), 1);
     let source_rules = rules(&spec["properties"]["source"]);
     assert_eq!(source_rules.len(), 1);
-    for reserved in crate::ingesters::reserved::RESERVED_SOURCES {
+    for reserved in crate::reserved::RESERVED_SOURCES {
         assert!(
             source_rules[0].contains(&format!("'{reserved}'")),
             "source {reserved} not reserved by the CRD"

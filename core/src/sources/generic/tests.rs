@@ -10,7 +10,7 @@ fn received() -> Timestamp {
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
-        "{}/tests/fixtures/generic/{name}",
+        "{}/../tests/fixtures/generic/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -95,15 +95,15 @@ fn compile_defaults() {
 #[test]
 fn ttl_units() {
     assert_eq!(
-        crate::config::parse_duration("45s"),
+        crate::units::parse_duration("45s"),
         Ok(Duration::from_secs(45))
     );
     assert_eq!(
-        crate::config::parse_duration("30m"),
+        crate::units::parse_duration("30m"),
         Ok(Duration::from_secs(1800))
     );
     assert_eq!(
-        crate::config::parse_duration("7d"),
+        crate::units::parse_duration("7d"),
         Ok(Duration::from_secs(7 * 86_400))
     );
     for bad in [
@@ -116,7 +116,7 @@ fn ttl_units() {
         "99999999999999999999d",
         "é",
     ] {
-        assert!(crate::config::parse_duration(bad).is_err(), "{bad:?}");
+        assert!(crate::units::parse_duration(bad).is_err(), "{bad:?}");
     }
 }
 

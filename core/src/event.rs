@@ -246,11 +246,11 @@ pub fn lookup_value<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "test-support"))]
 impl Event {
     /// A test event about Pod `shop/web-1`: a runtime security occurrence of `source` with
     /// `severity` and `details` (a JSON object), fingerprint `fp`, detected at the epoch.
-    pub(crate) fn about_pod_for_tests(
+    pub fn about_pod_for_tests(
         source: &str,
         severity: Severity,
         details: serde_json::Value,
