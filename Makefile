@@ -53,7 +53,7 @@ unit: ## Unit and binary tests (no cluster), the benchmark report's verdicts, th
 	python3 -m unittest discover -s bench -p 'test_*.py'
 	python3 -m unittest discover -s scripts/lib -p 'test_*.py'
 
-crds: ## Regenerate the chart's CRD files from src/crd
+crds: ## Regenerate the chart's CRD files from core/src/crd
 	rm -f $(CHART)/files/crds/*.yaml
 	cargo run -q --locked -p crd-gen -- --out-dir $(CHART)/files/crds
 

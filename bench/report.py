@@ -913,12 +913,12 @@ def section_pipeline(results, ctx):
     bench = "Pipeline: normalise + filter + dedup, tracing off, full 10k cache"
     target = f"< {plain(PIPELINE_TARGET_NS / 1000)} µs per event (median)"
     if not results:
-        reason = ctx.meta.reason(("pipeline", "criterion"), "no Criterion results (`cargo bench --bench pipeline`)")
+        reason = ctx.meta.reason(("pipeline", "criterion"), "no Criterion results (`cargo bench -p zen-watcher-core --bench admission -p zen-watcher --bench tracing`)")
         sec.lines += not_measured_lines(reason)
         sec.targets.append(Target(bench, target, reason, NOT_MEASURED))
         return sec
     sec.lines += [
-        "`cargo bench --bench pipeline`: time per iteration, Criterion's median with its 95% "
+        "`cargo bench -p zen-watcher-core --bench admission -p zen-watcher --bench tracing`: time per iteration, Criterion's median with its 95% "
         "confidence interval, and the mean. The dedup cache holds 10k other fingerprints.",
         "",
     ]

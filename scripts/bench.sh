@@ -7,7 +7,7 @@
 #
 # Steps (each one's output goes to bench/.run/<step>.log; a failed step is reported in
 # BENCHMARKS.md as not measured, the others still run, and the script exits 1 at the end):
-#   pipeline    cargo bench --bench pipeline (criterion micro-benchmarks)
+#   pipeline    cargo bench: the core's admission bench and the span-cost bench (criterion micro-benchmarks)
 #   ingest      scripts/bench-ingest.sh: zen-watcher vs falcosidekick vs zen-watcher traced
 #   write-rate  zen-bench write-rate: webhook events written vs a bare kube-rs client
 #   failover    zen-bench failover: SIGTERM and SIGKILL at the default Lease timings
@@ -113,7 +113,7 @@ step() { # name command...
   fi
 }
 
-step pipeline cargo bench --locked --bench pipeline -- "${CRITERION_ARGS[@]}"
+step pipeline cargo bench --locked -p zen-watcher-core --bench admission -p zen-watcher --bench tracing -- "${CRITERION_ARGS[@]}"
 step ingest env BENCH_OUT="$OUT/ingest.jsonl" scripts/bench-ingest.sh "$INGEST_RUNS" "$INGEST_SECONDS"
 step write-rate "$ZEN_BENCH" --out "$OUT" --logs "$RUN_DIR/logs" write-rate "${WRITE_ARGS[@]}"
 step failover "$ZEN_BENCH" --out "$OUT" --logs "$RUN_DIR/logs" failover "${FAILOVER_ARGS[@]}"

@@ -17,12 +17,12 @@ use crate::admission::filter::FilterConfig;
 use crate::config::Config;
 use crate::filter_watch::{self, FilterSource};
 use crate::informers::Findings;
-use crate::ingest::{self, Pipeline};
 use crate::ingesters::{self, Orchestrator};
 use crate::leader::{self, ElectionConfig, Leadership};
 use crate::metrics::Metrics;
 use crate::observation::ObservationSettings;
-use crate::server::{self, PipelineIngest, ServerState};
+use crate::pipeline::{self, Pipeline};
+use crate::server::{self, PipelineSink, ServerState};
 use crate::shutdown::Signals;
 use crate::sources::audit;
 use crate::writer::{RetryPolicy, SourceCap, WriteQueue, Writer};
@@ -70,15 +70,15 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
         .with_cap(cap.clone()),
     );
 
-    let audit_context = audit::Context {
+    let audit_identity = audit::SelfIdentity {
         own_username: own_username(&client).await,
     };
-    let ingest = Arc::new(PipelineIngest::new(pipeline.clone(), webhook_queue.clone()));
+    let ingest = Arc::new(PipelineSink::new(pipeline.clone(), webhook_queue.clone()));
     let state = Arc::new(ServerState::new(
         &config,
         ingest,
         metrics.clone(),
-        audit_context,
+        audit_identity,
     )?);
     let readiness = state.readiness().clone();
     let routes = state.routes().clone();
@@ -151,7 +151,7 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
             }
         }
     });
-    tokio::spawn(ingest::flush_loop(
+    tokio::spawn(pipeline::flush_loop(
         pipeline.clone(),
         writer.clone(),
         config.occurrence_flush_interval,

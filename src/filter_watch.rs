@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::filter::{FilterConfig, FilterConfigError};
-use crate::ingest::Pipeline;
+use crate::pipeline::Pipeline;
 
 /// Where the filter rules live.
 #[derive(Clone, Debug)]

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::crd::Observation;
 use crate::observation::{MANAGED_BY, MANAGED_BY_LABEL, ORIGIN_UID_LABEL};
 
-pub const PAGE_SIZE: u32 = 500;
+pub const GC_LIST_PAGE_SIZE: u32 = 500;
 
 /// Why an Observation is due for deletion.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub fn expired(observation: &Observation, now: Timestamp, default_ttl: Duration)
 
 /// What one GC run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Report {
+pub struct RunSummary {
     pub scanned: usize,
     pub deleted: usize,
     /// Deletions that found the object gone or replaced (precondition failed): not errors.
@@ -70,12 +70,12 @@ pub async fn run_once(
     default_ttl: Duration,
     still_leader: &(dyn Fn() -> bool + Send + Sync),
     cancel: &CancellationToken,
-) -> Result<Report, GcError> {
+) -> Result<RunSummary, GcError> {
     let all: Api<Observation> = Api::all(client.clone());
     let mut params = ListParams::default()
         .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"))
-        .limit(PAGE_SIZE);
-    let mut report = Report::default();
+        .limit(GC_LIST_PAGE_SIZE);
+    let mut report = RunSummary::default();
     loop {
         let page = all.list(&params).await.map_err(GcError::List)?;
         let now = Timestamp::now();
@@ -101,7 +101,7 @@ pub async fn run_once(
     }
 }
 
-async fn delete(client: &Client, observation: &Observation, report: &mut Report) {
+async fn delete(client: &Client, observation: &Observation, report: &mut RunSummary) {
     let namespace = observation.namespace().unwrap_or_default();
     let name = observation.name_any();
     let api: Api<Observation> = Api::namespaced(client.clone(), &namespace);
@@ -136,7 +136,7 @@ pub async fn run(
     timeout: Duration,
     still_leader: impl Fn() -> bool + Send + Sync,
     cancel: CancellationToken,
-    on_run: impl Fn(&Result<Report, GcError>),
+    on_run: impl Fn(&Result<RunSummary, GcError>),
 ) {
     loop {
         let result = match tokio::time::timeout(

@@ -11,10 +11,10 @@
 //!
 //! A bad Ingester only ever gets a status saying why; it never affects the others.
 
-pub mod auth;
-mod leader;
+pub mod credentials;
+mod leading;
 pub mod plan;
-mod routes;
+mod route_sync;
 mod source;
 pub mod status;
 pub mod tenancy;
@@ -34,12 +34,12 @@ use crate::informers::Findings;
 use crate::server::RouteTable;
 
 pub use plan::{IngesterKey, Plan};
-pub use status::{Readiness, Reason};
+pub use status::{ReadyCondition, Reason};
 
 /// How often the Secrets of webhook auth are read again.
 pub const SECRET_REFRESH: Duration = Duration::from_secs(60);
 /// List page size of the Ingester and informer-source watches.
-pub const PAGE_SIZE: u32 = 100;
+pub const INGESTER_LIST_PAGE_SIZE: u32 = 100;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -86,12 +86,12 @@ impl Orchestrator {
         ready: watch::Sender<bool>,
         shutdown: CancellationToken,
     ) {
-        routes::run(&self, ready, shutdown).await;
+        route_sync::run(&self, ready, shutdown).await;
     }
 
     /// The leader, for one term: informer sources and status writes until `term` is cancelled.
     /// Returns once every source has stopped.
     pub async fn run_leader(self: Arc<Self>, term: CancellationToken) {
-        leader::run(self, term).await;
+        leading::run(self, term).await;
     }
 }

@@ -264,7 +264,7 @@ impl Metrics {
     }
 
     /// Counts one GC run and what it deleted, and logs it.
-    pub fn gc_run(&self, result: &Result<crate::gc::Report, crate::gc::GcError>) {
+    pub fn gc_run(&self, result: &Result<crate::gc::RunSummary, crate::gc::GcError>) {
         let outcome = match result {
             Ok(report) if report.interrupted => "interrupted",
             Ok(_) => "ok",

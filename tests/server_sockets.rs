@@ -1,5 +1,5 @@
 //! The server over real sockets on 127.0.0.1: plain HTTP, HTTPS, mTLS, certificate and token
-//! rotation, graceful shutdown. A recording `Ingest` stands in for the apiserver-backed
+//! rotation, graceful shutdown. A recording `EventSink` stands in for the apiserver-backed
 //! pipeline (tested end to end elsewhere).
 
 use std::net::SocketAddr;
@@ -28,9 +28,9 @@ use tokio_util::sync::CancellationToken;
 use zen_watcher::admission::IngesterRules;
 use zen_watcher::config::{Config, LoadOutcome};
 use zen_watcher::event::Event;
-use zen_watcher::ingest::Outcome;
 use zen_watcher::metrics::Metrics;
-use zen_watcher::server::{self, Ingest, IngestFuture, ServerState, Servers};
+use zen_watcher::pipeline::Outcome;
+use zen_watcher::server::{self, EventSink, ServerState, Servers, SinkFuture};
 use zen_watcher::sources::audit;
 
 const FALCO: &str = r#"{"rule":"Shell","priority":"Critical","output_fields":{"k8s.ns.name":"shop","k8s.pod.name":"web-1"}}"#;
@@ -43,12 +43,12 @@ struct Recorder {
     gate: Option<Arc<Notify>>,
 }
 
-impl Ingest for Recorder {
+impl EventSink for Recorder {
     fn ingest<'a>(
         &'a self,
         events: Vec<Event>,
         _rules: Option<&'a IngesterRules>,
-    ) -> IngestFuture<'a> {
+    ) -> SinkFuture<'a> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
             if let Some(gate) = &self.gate {
@@ -95,7 +95,7 @@ async fn start(flags: &[&str], recorder: Arc<Recorder>) -> Running {
             &config,
             recorder,
             Arc::new(Metrics::new()),
-            audit::Context::default(),
+            audit::SelfIdentity::default(),
         )
         .unwrap(),
     );

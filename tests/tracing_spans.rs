@@ -14,10 +14,10 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData
 use tracing_subscriber::layer::SubscriberExt;
 use zen_watcher::admission::filter::FilterConfig;
 use zen_watcher::config::{Config, LoadOutcome};
-use zen_watcher::ingest::Pipeline;
 use zen_watcher::metrics::Metrics;
 use zen_watcher::observation::ObservationSettings;
-use zen_watcher::server::{ConnInfo, PipelineIngest, ServerState, Serves, filter};
+use zen_watcher::pipeline::Pipeline;
+use zen_watcher::server::{ConnInfo, PipelineSink, ServerState, Serves, filter};
 use zen_watcher::sources::audit;
 use zen_watcher::writer::{RetryPolicy, WriteQueue, Writer};
 
@@ -62,8 +62,8 @@ async fn state() -> Arc<ServerState> {
         Duration::from_secs(60),
         metrics.clone(),
     ));
-    let ingest = Arc::new(PipelineIngest::new(pipeline, queue));
-    Arc::new(ServerState::new(&config(), ingest, metrics, audit::Context::default()).unwrap())
+    let ingest = Arc::new(PipelineSink::new(pipeline, queue));
+    Arc::new(ServerState::new(&config(), ingest, metrics, audit::SelfIdentity::default()).unwrap())
 }
 
 /// Sends `body` to `path` with a `traceparent` and returns the finished spans.

@@ -1,4 +1,4 @@
-//! Prints zen-watcher's CustomResourceDefinitions as YAML, generated from `src/crd`.
+//! Prints zen-watcher's CustomResourceDefinitions as YAML, generated from `core/src/crd`.
 //!
 //! `crd-gen` prints all of them as one multi-document YAML stream; `crd-gen --out-dir DIR`
 //! writes one `<plural>.yaml` file per CRD (what `make crds` does for the chart).

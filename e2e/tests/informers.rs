@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 use zen_watcher::admission::filter::FilterConfig;
 use zen_watcher::crd::Observation;
 use zen_watcher::informers::{self, Findings};
-use zen_watcher::ingest::Pipeline;
 use zen_watcher::metrics::Metrics;
 use zen_watcher::observation::ObservationSettings;
+use zen_watcher::pipeline::Pipeline;
 use zen_watcher::writer::{RetryPolicy, WriteQueue, Writer};
 use zen_watcher_e2e::{TestNamespace, admin_client, apply_crds, apply_report_crds};
 

@@ -280,7 +280,7 @@ async fn every_fixture_is_accepted_by_the_crd_schema() {
         events.extend(
             audit::parse(
                 &fixture(&format!("audit/{name}")),
-                &audit::Context::default(),
+                &audit::SelfIdentity::default(),
             )
             .unwrap()
             .events,
@@ -333,7 +333,7 @@ async fn one_bad_event_does_not_fail_the_others() {
     let w = writer(&client, &ns.name);
     let batch = audit::parse(
         &fixture("audit/eventlist-mixed.json"),
-        &audit::Context::default(),
+        &audit::SelfIdentity::default(),
     )
     .unwrap();
     let mut events: Vec<Event> = batch
@@ -427,8 +427,8 @@ async fn a_source_at_its_cap_is_dropped_with_reason_cap() {
     use std::num::NonZeroUsize;
     use std::time::Duration;
     use zen_watcher::admission::filter::FilterConfig;
-    use zen_watcher::ingest::{Mode, Pipeline};
     use zen_watcher::metrics::Metrics;
+    use zen_watcher::pipeline::{Mode, Pipeline};
     use zen_watcher::writer::{SourceCap, WriteQueue};
 
     let (client, ns) = setup("cap").await;

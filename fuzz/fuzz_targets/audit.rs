@@ -13,7 +13,7 @@ use serde_json::Value;
 use zen_watcher_core::event::{Delivery, EventKind};
 use zen_watcher_core::sources::audit::{self, Skip};
 
-static CONTEXT: LazyLock<audit::Context> = LazyLock::new(|| audit::Context {
+static CONTEXT: LazyLock<audit::SelfIdentity> = LazyLock::new(|| audit::SelfIdentity {
     own_username: Some("system:serviceaccount:zen-system:zen-watcher".to_string()),
 });
 

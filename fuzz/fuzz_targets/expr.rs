@@ -1,5 +1,5 @@
 #![no_main]
-//! `pipeline::expr::Expression::parse`, and `matches` on a sample Falco event when it parses.
+//! `admission::expr::Expression::parse`, and `matches` on a sample Falco event when it parses.
 
 mod common;
 

@@ -1,5 +1,5 @@
 #![no_main]
-//! `pipeline::filter::FilterConfig::from_json`, and `decide` on a sample Falco event when it
+//! `admission::filter::FilterConfig::from_json`, and `decide` on a sample Falco event when it
 //! compiles.
 
 mod common;

@@ -9,8 +9,8 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::admission::IngesterRules;
 use crate::event::Event;
-use crate::ingest::{Mode, Pipeline};
 use crate::observation::name_of;
+use crate::pipeline::{Mode, Pipeline};
 use crate::writer::{Fence, WriteError, WriteQueue, Writer};
 
 /// What writing one object's findings did.

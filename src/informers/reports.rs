@@ -22,7 +22,7 @@ use crate::event::Event;
 use crate::sources::{kyverno, trivy};
 
 /// List page size: small, so a cluster with thousands of large reports never sits in memory.
-pub const PAGE_SIZE: u32 = 50;
+pub const REPORT_LIST_PAGE_SIZE: u32 = 50;
 
 /// A report kind whose objects carry findings.
 pub trait FindingReport:
@@ -144,7 +144,7 @@ async fn watch_when_served<R: FindingReport>(
         kind: R::kind(&()).into_owned(),
         report: PhantomData,
     };
-    let config = watcher::Config::default().page_size(PAGE_SIZE);
+    let config = watcher::Config::default().page_size(REPORT_LIST_PAGE_SIZE);
     tokio::select! {
         _ = cancel.cancelled() => {}
         _ = watch::run(&reports, Api::all(client), config, &findings) => {}

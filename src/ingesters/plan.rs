@@ -15,8 +15,8 @@ use std::fmt;
 
 use kube::ResourceExt;
 
-use super::auth::{self, AuthError, Secrets};
-use super::status::{Readiness, Reason};
+use super::credentials::{self, AuthError, Secrets};
+use super::status::{ReadyCondition, Reason};
 use super::tenancy::{self, WatchScope};
 use crate::admission::IngesterRules;
 use crate::admission::filter::IngesterFilter;
@@ -75,7 +75,7 @@ pub struct PlannedIngester {
     pub status: IngesterStatus,
     /// Final for webhook and invalid Ingesters; for an informer source to start, a
     /// placeholder until the leader's source reports.
-    pub readiness: Readiness,
+    pub readiness: ReadyCondition,
     pub informer: Option<InformerPlan>,
 }
 
@@ -110,7 +110,8 @@ pub fn plan(ingesters: &[Ingester], secrets: &Secrets, cluster_namespaces: &[Str
             },
             IngesterKind::Informer => match informer_plan(&key, ingester, cluster_namespaces) {
                 Ok(informer) => {
-                    let waiting = Readiness::pending(Reason::Starting, "waiting for the leader");
+                    let waiting =
+                        ReadyCondition::pending(Reason::Starting, "waiting for the leader");
                     insert(&mut plan, key, ingester, waiting, Some(informer));
                 }
                 Err(readiness) => insert(&mut plan, key, ingester, readiness, None),
@@ -129,7 +130,7 @@ fn insert(
     plan: &mut Plan,
     key: IngesterKey,
     ingester: &Ingester,
-    readiness: Readiness,
+    readiness: ReadyCondition,
     informer: Option<InformerPlan>,
 ) {
     let planned = PlannedIngester {
@@ -164,14 +165,14 @@ fn route(
 ) {
     let path = candidate.webhook.path.clone();
     let readiness = match claimed.entry(path.clone()) {
-        Entry::Occupied(holder) => Readiness::conflict(format!(
+        Entry::Occupied(holder) => ReadyCondition::conflict(format!(
             "webhook path {path} is already served by Ingester {}",
             holder.get()
         )),
         Entry::Vacant(slot) => {
             slot.insert(candidate.key.clone());
             let namespace = &candidate.key.namespace;
-            match auth::resolve_auth(namespace, candidate.webhook.auth.as_ref(), secrets) {
+            match credentials::resolve_auth(namespace, candidate.webhook.auth.as_ref(), secrets) {
                 Ok(auth) => {
                     plan.routes.insert(
                         path.clone(),
@@ -183,7 +184,7 @@ fn route(
                             auth,
                         },
                     );
-                    Readiness::active(Reason::Routed, format!("serving webhook path {path}"))
+                    ReadyCondition::active(Reason::Routed, format!("serving webhook path {path}"))
                 }
                 Err(err) => auth_readiness(&path, &err),
             }
@@ -192,21 +193,21 @@ fn route(
     insert(plan, candidate.key, candidate.ingester, readiness, None);
 }
 
-fn auth_readiness(path: &str, err: &AuthError) -> Readiness {
+fn auth_readiness(path: &str, err: &AuthError) -> ReadyCondition {
     let reason = match err {
         AuthError::NoSecretName { .. } => Reason::InvalidSpec,
         _ => Reason::SecretMissing,
     };
-    Readiness::error(reason, format!("webhook path {path} is not served: {err}"))
+    ReadyCondition::error(reason, format!("webhook path {path} is not served: {err}"))
 }
 
 fn webhook_candidate<'a>(
     key: &IngesterKey,
     ingester: &'a Ingester,
     cluster_namespaces: &[String],
-) -> Result<Candidate<'a>, Readiness> {
+) -> Result<Candidate<'a>, ReadyCondition> {
     let webhook = ingester.spec.webhook.as_ref().ok_or_else(|| {
-        Readiness::error(
+        ReadyCondition::error(
             Reason::InvalidSpec,
             "a webhook Ingester needs spec.webhook.path",
         )
@@ -226,15 +227,15 @@ fn webhook_candidate<'a>(
 }
 
 /// The CRD refuses these too; checked again in case it is an older CRD.
-pub fn check_path(path: &str) -> Result<(), Readiness> {
+pub fn check_path(path: &str) -> Result<(), ReadyCondition> {
     if RESERVED_PATHS.contains(&path) {
-        return Err(Readiness::error(
+        return Err(ReadyCondition::error(
             Reason::ReservedPath,
             format!("webhook path {path:?} is reserved by zen-watcher"),
         ));
     }
     if !path.starts_with('/') {
-        return Err(Readiness::error(
+        return Err(ReadyCondition::error(
             Reason::InvalidSpec,
             format!("webhook path {path:?} must start with '/'"),
         ));
@@ -246,10 +247,10 @@ fn informer_plan(
     key: &IngesterKey,
     ingester: &Ingester,
     cluster_namespaces: &[String],
-) -> Result<InformerPlan, Readiness> {
+) -> Result<InformerPlan, ReadyCondition> {
     let informer = ingester.spec.informer.as_ref();
     let gvr = informer.and_then(|i| i.gvr.clone()).ok_or_else(|| {
-        Readiness::error(
+        ReadyCondition::error(
             Reason::InvalidSpec,
             "an informer Ingester needs spec.informer.gvr",
         )
@@ -257,7 +258,7 @@ fn informer_plan(
     reserved::check_gvr(&gvr).map_err(refused)?;
     let requested = informer.and_then(|i| i.namespace.as_deref());
     let scope = tenancy::watch_scope(&key.namespace, requested, cluster_namespaces)
-        .map_err(|e| Readiness::error(Reason::NotAllowedNamespace, e.to_string()))?;
+        .map_err(|e| ReadyCondition::error(Reason::NotAllowedNamespace, e.to_string()))?;
     let (mapping, rules) = compile(key, ingester)?;
     let selector = |s: Option<&String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     Ok(InformerPlan {
@@ -271,21 +272,21 @@ fn informer_plan(
     })
 }
 
-fn refused(refusal: Refusal) -> Readiness {
+fn refused(refusal: Refusal) -> ReadyCondition {
     let reason = match refusal {
         Refusal::ReservedSource { .. } => Reason::ReservedSource,
         Refusal::ForbiddenResource { .. } => Reason::ForbiddenResource,
         Refusal::PathOutsideNamespace { .. } => Reason::PathOutsideNamespace,
     };
-    Readiness::error(reason, refusal.to_string())
+    ReadyCondition::error(reason, refusal.to_string())
 }
 
 /// Normalisation, filters and dedup settings, compiled; errors as an InvalidSpec readiness.
 fn compile(
     key: &IngesterKey,
     ingester: &Ingester,
-) -> Result<(GenericMapping, IngesterRules), Readiness> {
-    let invalid = |message: String| Readiness::error(Reason::InvalidSpec, message);
+) -> Result<(GenericMapping, IngesterRules), ReadyCondition> {
+    let invalid = |message: String| ReadyCondition::error(Reason::InvalidSpec, message);
     let spec = &ingester.spec;
     reserved::check_source(&spec.source).map_err(refused)?;
     let mapping = GenericMapping::compile(&key.namespace, &key.name, spec)

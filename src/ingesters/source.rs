@@ -10,9 +10,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::PAGE_SIZE;
+use super::INGESTER_LIST_PAGE_SIZE;
 use super::plan::{InformerPlan, IngesterKey, Revision};
-use super::status::{Readiness, Reason};
+use super::status::{ReadyCondition, Reason};
 use super::tenancy::{self, WatchScope};
 use crate::admission::IngesterRules;
 use crate::crd::Gvr;
@@ -26,7 +26,7 @@ use crate::informers::watch::{self, Watched};
 pub(super) struct SourceReport {
     pub key: IngesterKey,
     pub revision: Revision,
-    pub readiness: Readiness,
+    pub readiness: ReadyCondition,
 }
 
 /// `group/version/resource`, or `version/resource` for the core API.
@@ -40,10 +40,10 @@ pub fn gvr_text(gvr: &Gvr) -> String {
 
 /// The readiness a discovery result (or a watch error's HTTP status) means; `None` when the
 /// source can run.
-pub fn discovery_readiness(discovered: &Discovered, gvr: &Gvr) -> Option<Readiness> {
+pub fn discovery_readiness(discovered: &Discovered, gvr: &Gvr) -> Option<ReadyCondition> {
     match discovered {
         Discovered::NotServed => Some(not_served(gvr)),
-        Discovered::NotWatchable => Some(Readiness::error(
+        Discovered::NotWatchable => Some(ReadyCondition::error(
             Reason::InvalidSpec,
             format!("{} cannot be listed and watched", gvr_text(gvr)),
         )),
@@ -51,8 +51,8 @@ pub fn discovery_readiness(discovered: &Discovered, gvr: &Gvr) -> Option<Readine
     }
 }
 
-fn not_served(gvr: &Gvr) -> Readiness {
-    Readiness::error(
+fn not_served(gvr: &Gvr) -> ReadyCondition {
+    ReadyCondition::error(
         Reason::ApiNotServed,
         format!(
             "the API group/version/resource is not served: {}",
@@ -62,9 +62,9 @@ fn not_served(gvr: &Gvr) -> Readiness {
 }
 
 /// The readiness a failed list or watch with HTTP `code` means, if it says anything.
-pub fn watch_failure_readiness(code: u16, gvr: &Gvr, scope: &WatchScope) -> Option<Readiness> {
+pub fn watch_failure_readiness(code: u16, gvr: &Gvr, scope: &WatchScope) -> Option<ReadyCondition> {
     match code {
-        403 => Some(Readiness::error(
+        403 => Some(ReadyCondition::error(
             Reason::Forbidden,
             forbidden_message(gvr, scope),
         )),
@@ -140,7 +140,7 @@ impl Source {
             }
             tokio::time::sleep(DISCOVERY_INTERVAL).await;
         };
-        let mut config = watcher::Config::default().page_size(PAGE_SIZE);
+        let mut config = watcher::Config::default().page_size(INGESTER_LIST_PAGE_SIZE);
         if let Some(labels) = &self.plan.label_selector {
             config = config.labels(labels);
         }
@@ -155,7 +155,7 @@ impl Source {
         watch::run(&watched, api, config, &self.findings).await;
     }
 
-    fn report(&self, readiness: Readiness) {
+    fn report(&self, readiness: ReadyCondition) {
         let _ = self.reports.send(SourceReport {
             key: self.key.clone(),
             revision: self.revision.clone(),
@@ -164,10 +164,10 @@ impl Source {
     }
 
     /// The Api to watch, once discovery finds the GVR and its scope is allowed.
-    async fn api(&self) -> Result<(Api<DynamicObject>, ApiResource), Readiness> {
+    async fn api(&self) -> Result<(Api<DynamicObject>, ApiResource), ReadyCondition> {
         let gvr = &self.plan.gvr;
         let discovered = discover(&self.client, gvr).await.map_err(|err| {
-            Readiness::pending(
+            ReadyCondition::pending(
                 Reason::Starting,
                 format!("discovery of {} failed: {err}", gvr_text(gvr)),
             )
@@ -194,7 +194,7 @@ impl Source {
                 tenancy::ScopeError::NotAllowedNamespace { .. } => Reason::NotAllowedNamespace,
                 tenancy::ScopeError::ClusterScopedWithNamespace { .. } => Reason::InvalidSpec,
             };
-            Readiness::error(reason, e.to_string())
+            ReadyCondition::error(reason, e.to_string())
         })?;
         let client = self.client.clone();
         let api = match (&self.plan.scope, namespaced) {
@@ -244,7 +244,7 @@ impl Watched for IngesterWatch<'_> {
     }
 
     fn listed(&self, _objects: usize) {
-        self.source.report(Readiness::active(
+        self.source.report(ReadyCondition::active(
             Reason::Watching,
             watching_message(&self.source.plan),
         ));

@@ -64,13 +64,13 @@ impl fmt::Display for Reason {
 
 /// What the orchestrator concluded about one Ingester.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Readiness {
+pub struct ReadyCondition {
     pub state: IngesterState,
     pub reason: Reason,
     pub message: String,
 }
 
-impl Readiness {
+impl ReadyCondition {
     pub fn active(reason: Reason, message: impl Into<String>) -> Self {
         Self::new(IngesterState::Active, reason, message)
     }
@@ -110,7 +110,7 @@ impl Readiness {
 /// the condition's status flips.
 pub fn ready_condition(
     previous: Option<&Condition>,
-    readiness: &Readiness,
+    readiness: &ReadyCondition,
     generation: Option<i64>,
     now: Timestamp,
 ) -> Condition {
@@ -136,7 +136,7 @@ pub fn ready_condition(
 /// The whole status for `readiness`, keeping other conditions and `lastEventAt` of `current`.
 pub fn desired_status(
     current: &IngesterStatus,
-    readiness: &Readiness,
+    readiness: &ReadyCondition,
     generation: Option<i64>,
     now: Timestamp,
 ) -> IngesterStatus {
@@ -163,7 +163,7 @@ pub fn desired_status(
 pub fn next_status(
     current: &IngesterStatus,
     last_written: Option<&IngesterStatus>,
-    readiness: &Readiness,
+    readiness: &ReadyCondition,
     generation: Option<i64>,
     now: Timestamp,
 ) -> Option<IngesterStatus> {

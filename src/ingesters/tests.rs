@@ -6,11 +6,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::auth::{AuthError, SecretLookup, SecretRef, Secrets, resolve_auth};
-use super::leader::diff_sources;
+use super::credentials::{AuthError, SecretLookup, SecretRef, Secrets, resolve_auth};
+use super::leading::diff_sources;
 use super::plan::{IngesterKey, Plan, Revision, check_path, creation_order, plan};
 use super::source::{forbidden_message, watch_failure_readiness};
-use super::status::{READY, Readiness, Reason, desired_status, next_status, status_patch};
+use super::status::{READY, ReadyCondition, Reason, desired_status, next_status, status_patch};
 use super::tenancy::{ScopeError, WatchScope, check_resource_scope, watch_scope};
 use crate::config::parse_duration;
 use crate::crd::{Gvr, Ingester, IngesterState, IngesterStatus, WebhookAuth, WebhookAuthType};
@@ -82,7 +82,7 @@ fn key(namespace: &str, name: &str) -> IngesterKey {
     }
 }
 
-fn readiness<'a>(plan: &'a Plan, namespace: &str, name: &str) -> &'a Readiness {
+fn readiness<'a>(plan: &'a Plan, namespace: &str, name: &str) -> &'a ReadyCondition {
     &plan.ingesters[&key(namespace, name)].readiness
 }
 
@@ -745,7 +745,7 @@ fn the_ready_condition_describes_the_readiness() {
     let now = ts("2026-03-01T10:00:00.700Z");
     let status = desired_status(
         &IngesterStatus::default(),
-        &Readiness::conflict("path taken"),
+        &ReadyCondition::conflict("path taken"),
         Some(3),
         now,
     );
@@ -760,7 +760,7 @@ fn the_ready_condition_describes_the_readiness() {
     assert_eq!(status.observed_generation, Some(3));
     let active = desired_status(
         &status,
-        &Readiness::active(Reason::Routed, "ok"),
+        &ReadyCondition::active(Reason::Routed, "ok"),
         Some(3),
         now,
     );
@@ -773,15 +773,15 @@ fn the_transition_time_changes_only_when_the_status_flips() {
     let t0 = ts("2026-03-01T10:00:00Z");
     let t1 = ts("2026-03-01T11:00:00Z");
     let t2 = ts("2026-03-01T12:00:00Z");
-    let missing = Readiness::error(Reason::SecretMissing, "no secret");
+    let missing = ReadyCondition::error(Reason::SecretMissing, "no secret");
     let first = desired_status(&IngesterStatus::default(), &missing, Some(1), t0);
-    let other_error = Readiness::error(Reason::InvalidSpec, "bad");
+    let other_error = ReadyCondition::error(Reason::InvalidSpec, "bad");
     let second = desired_status(&first, &other_error, Some(2), t1);
     assert_eq!(ready_of(&second).last_transition_time, Time(t0));
     assert_eq!(ready_of(&second).reason, "InvalidSpec");
     let third = desired_status(
         &second,
-        &Readiness::active(Reason::Routed, "ok"),
+        &ReadyCondition::active(Reason::Routed, "ok"),
         Some(2),
         t2,
     );
@@ -804,7 +804,7 @@ fn other_conditions_and_last_event_are_kept() {
     });
     let status = desired_status(
         &current,
-        &Readiness::active(Reason::Routed, "ok"),
+        &ReadyCondition::active(Reason::Routed, "ok"),
         Some(1),
         ts("2026-02-01T00:00:00Z"),
     );
@@ -814,7 +814,7 @@ fn other_conditions_and_last_event_are_kept() {
 
 #[test]
 fn nothing_is_written_when_nothing_changed() {
-    let ok = Readiness::active(Reason::Routed, "serving webhook path /a");
+    let ok = ReadyCondition::active(Reason::Routed, "serving webhook path /a");
     let written = desired_status(
         &IngesterStatus::default(),
         &ok,
@@ -836,7 +836,7 @@ fn nothing_is_written_when_nothing_changed() {
     );
     // A new generation or a new message is written.
     assert!(next_status(&written, None, &ok, Some(2), later).is_some());
-    let moved = Readiness::active(Reason::Routed, "serving webhook path /b");
+    let moved = ReadyCondition::active(Reason::Routed, "serving webhook path /b");
     let next = next_status(&written, None, &moved, Some(2), later).unwrap();
     assert_eq!(
         ready_of(&next).last_transition_time,
@@ -848,7 +848,7 @@ fn nothing_is_written_when_nothing_changed() {
 fn the_patch_clears_last_error() {
     let ok = desired_status(
         &IngesterStatus::default(),
-        &Readiness::active(Reason::Watching, "w"),
+        &ReadyCondition::active(Reason::Watching, "w"),
         Some(1),
         ts("2026-01-01T00:00:00Z"),
     );
@@ -867,7 +867,7 @@ fn the_patch_clears_last_error() {
     );
     let bad = desired_status(
         &ok,
-        &Readiness::error(Reason::Forbidden, "nope"),
+        &ReadyCondition::error(Reason::Forbidden, "nope"),
         Some(1),
         ts("2026-01-02T00:00:00Z"),
     );

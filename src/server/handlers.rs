@@ -23,7 +23,7 @@ use super::reply;
 use super::routes::{IngesterAuth, IngesterRoute};
 use tracing::Instrument;
 
-use crate::ingest::Outcome;
+use crate::pipeline::Outcome;
 use crate::sources::{SourceError, audit, falco};
 use crate::spans;
 
@@ -243,13 +243,13 @@ async fn parse(state: &ServerState, hook: &Webhook, body: Bytes) -> Result<Parse
         }),
         Webhook::Audit => {
             let batch = if body.len() > BLOCKING_PARSE_BYTES {
-                let context = state.audit_context.clone();
+                let context = state.audit_identity.clone();
                 let span = tracing::Span::current();
                 tokio::task::spawn_blocking(move || span.in_scope(|| audit::parse(&body, &context)))
                     .await
                     .map_err(|e| SourceError::invalid("body", format!("parsing failed: {e}")))??
             } else {
-                audit::parse(&body, &state.audit_context)?
+                audit::parse(&body, &state.audit_identity)?
             };
             for skip in &batch.skipped {
                 state

@@ -1,4 +1,4 @@
-//! The HTTP surface through `warp::test`, with a recording [`Ingest`] standing in for the
+//! The HTTP surface through `warp::test`, with a recording [`EventSink`] standing in for the
 //! apiserver-backed pipeline.
 
 use std::net::SocketAddr;
@@ -12,7 +12,7 @@ use crate::admission::IngesterRules;
 use crate::config::LoadOutcome;
 use crate::crd::IngesterSpec;
 use crate::event::Event;
-use crate::ingest::Outcome;
+use crate::pipeline::Outcome;
 use crate::sources::generic::GenericMapping;
 
 const FALCO: &str = r#"{"rule":"Shell","priority":"Critical","output_fields":{"k8s.ns.name":"shop","k8s.pod.name":"web-1"}}"#;
@@ -25,12 +25,12 @@ struct Recorder {
     answer: Mutex<Option<Outcome>>,
 }
 
-impl Ingest for Recorder {
+impl EventSink for Recorder {
     fn ingest<'a>(
         &'a self,
         events: Vec<Event>,
         rules: Option<&'a IngesterRules>,
-    ) -> IngestFuture<'a> {
+    ) -> SinkFuture<'a> {
         let received = events.len();
         let outcome = self.answer.lock().unwrap().clone().unwrap_or(Outcome {
             received,
@@ -64,7 +64,7 @@ fn harness(flags: &[&str]) -> Harness {
         &config(flags),
         recorder.clone(),
         metrics.clone(),
-        audit::Context::default(),
+        audit::SelfIdentity::default(),
     )
     .unwrap();
     Harness {

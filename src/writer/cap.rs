@@ -18,7 +18,7 @@ use crate::observation::{INGESTER_LABEL, MANAGED_BY, MANAGED_BY_LABEL};
 
 /// How often the counts are taken again from the apiserver.
 pub const RECOUNT_INTERVAL: Duration = Duration::from_secs(60);
-const PAGE_SIZE: u32 = 500;
+const CAP_COUNT_PAGE_SIZE: u32 = 500;
 
 pub struct SourceCap {
     limit: u64,
@@ -91,7 +91,7 @@ async fn census(client: &Client) -> Result<HashMap<String, u64>, kube::Error> {
     let api: Api<Observation> = Api::all(client.clone());
     let mut params = ListParams::default()
         .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"))
-        .limit(PAGE_SIZE);
+        .limit(CAP_COUNT_PAGE_SIZE);
     let mut counts = HashMap::new();
     loop {
         let page = api.list_metadata(&params).await?;

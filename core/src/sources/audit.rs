@@ -130,9 +130,9 @@ pub struct Batch {
     pub unreadable: Vec<(usize, String)>,
 }
 
-/// Context the rules need: the watcher's own user (`system:serviceaccount:<ns>:<name>`).
+/// Who the watcher is, so the rules can skip its own requests: its user (`system:serviceaccount:<ns>:<name>`).
 #[derive(Clone, Debug, Default)]
-pub struct Context {
+pub struct SelfIdentity {
     pub own_username: Option<String>,
 }
 
@@ -228,7 +228,7 @@ struct SecurityContext {
 /// error (400): every item is read on its own, and one that cannot be read is skipped with
 /// [`Skip::Unreadable`], so the apiserver's batch is never refused for one odd item. The body
 /// is not copied: items are read in place.
-pub fn parse(body: &[u8], context: &Context) -> Result<Batch, SourceError> {
+pub fn parse(body: &[u8], context: &SelfIdentity) -> Result<Batch, SourceError> {
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         // Not an object: malformed JSON says so, valid JSON of another shape is named.
         let _: serde::de::IgnoredAny = serde_json::from_slice(body)?;
@@ -289,7 +289,7 @@ pub fn parse(body: &[u8], context: &Context) -> Result<Batch, SourceError> {
     Ok(batch)
 }
 
-fn item_event(item: &Item, context: &Context) -> Result<Result<Event, Skip>, SourceError> {
+fn item_event(item: &Item, context: &SelfIdentity) -> Result<Result<Event, Skip>, SourceError> {
     let object = item.object_ref.as_ref();
     if let (Some(own), Some(user)) = (&context.own_username, &item.user.username)
         && own == user

@@ -2,12 +2,15 @@ use super::*;
 use serde_json::json;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/../tests/fixtures/audit/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../tests/fixtures/audit/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn context() -> Context {
-    Context {
+fn context() -> SelfIdentity {
+    SelfIdentity {
         own_username: Some("system:serviceaccount:zen-system:zen-watcher".into()),
     }
 }
@@ -219,7 +222,7 @@ fn impersonation_is_recorded() {
 
 #[test]
 fn own_requests_are_skipped_only_with_a_known_identity() {
-    let batch = parse(&fixture("eventlist-mixed.json"), &Context::default()).unwrap();
+    let batch = parse(&fixture("eventlist-mixed.json"), &SelfIdentity::default()).unwrap();
     assert!(!batch.skipped.contains(&Skip::OwnRequest));
     assert!(batch.skipped.contains(&Skip::OwnResource));
 }
@@ -397,7 +400,7 @@ fn someone_else_deleting_or_editing_an_observation_is_recorded() {
 #[test]
 fn the_watchers_own_observation_writes_reads_and_refusals_are_not_tampering() {
     let own = "system:serviceaccount:zen-system:zen-watcher";
-    let skipped = |body: Vec<u8>, context: &Context| {
+    let skipped = |body: Vec<u8>, context: &SelfIdentity| {
         let batch = parse(&body, context).unwrap();
         assert!(batch.events.is_empty(), "{:?}", batch.events);
         batch.skipped[0]
@@ -422,7 +425,7 @@ fn the_watchers_own_observation_writes_reads_and_refusals_are_not_tampering() {
     assert_eq!(
         skipped(
             observation_request("delete", "mallory", 200),
-            &Context::default()
+            &SelfIdentity::default()
         ),
         Skip::OwnResource
     );

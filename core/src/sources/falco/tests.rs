@@ -4,7 +4,10 @@ use serde_json::json;
 const RECEIVED: &str = "2026-11-26T12:00:00Z";
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/../tests/fixtures/falco/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../tests/fixtures/falco/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

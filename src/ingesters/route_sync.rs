@@ -11,9 +11,9 @@ use kube::{Api, Client};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::auth::{SecretLookup, SecretRef, Secrets, secret_ref};
+use super::credentials::{SecretLookup, SecretRef, Secrets, secret_ref};
 use super::plan::{IngesterKey, plan};
-use super::{Orchestrator, PAGE_SIZE};
+use super::{INGESTER_LIST_PAGE_SIZE, Orchestrator};
 use crate::crd::{Ingester, IngesterKind};
 use crate::server::{IngesterRoute, RouteTable};
 
@@ -33,7 +33,7 @@ pub(super) async fn run(
     shutdown: CancellationToken,
 ) {
     let api: Api<Ingester> = Api::all(orchestrator.client.clone());
-    let config = watcher::Config::default().page_size(PAGE_SIZE);
+    let config = watcher::Config::default().page_size(INGESTER_LIST_PAGE_SIZE);
     let mut events = watcher::watcher(api, config).default_backoff().boxed();
     // The first refresh is one period after start: the initial list reads every Secret itself.
     let period = orchestrator.settings.secret_refresh;

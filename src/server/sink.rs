@@ -1,4 +1,4 @@
-//! The seam between the HTTP layer and the pipeline: handlers hand events to an [`Ingest`].
+//! The seam between the HTTP layer and the pipeline: handlers hand events to an [`EventSink`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -6,38 +6,35 @@ use std::sync::Arc;
 
 use crate::admission::IngesterRules;
 use crate::event::Event;
-use crate::ingest::{Mode, Outcome, Pipeline};
+use crate::pipeline::{Mode, Outcome, Pipeline};
 use crate::writer::WriteQueue;
 
-pub type IngestFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
 /// Filters, deduplicates and writes a request's events; resolves once they are settled.
-pub trait Ingest: Send + Sync {
-    fn ingest<'a>(
-        &'a self,
-        events: Vec<Event>,
-        rules: Option<&'a IngesterRules>,
-    ) -> IngestFuture<'a>;
+pub trait EventSink: Send + Sync {
+    fn ingest<'a>(&'a self, events: Vec<Event>, rules: Option<&'a IngesterRules>)
+    -> SinkFuture<'a>;
 }
 
-/// The production [`Ingest`]: the pipeline with the webhook write queue, refusing when full.
-pub struct PipelineIngest {
+/// The production [`EventSink`]: the pipeline with the webhook write queue, refusing when full.
+pub struct PipelineSink {
     pipeline: Arc<Pipeline>,
     queue: WriteQueue,
 }
 
-impl PipelineIngest {
+impl PipelineSink {
     pub fn new(pipeline: Arc<Pipeline>, queue: WriteQueue) -> Self {
         Self { pipeline, queue }
     }
 }
 
-impl Ingest for PipelineIngest {
+impl EventSink for PipelineSink {
     fn ingest<'a>(
         &'a self,
         events: Vec<Event>,
         rules: Option<&'a IngesterRules>,
-    ) -> IngestFuture<'a> {
+    ) -> SinkFuture<'a> {
         Box::pin(
             self.pipeline
                 .ingest(events, rules, &self.queue, Mode::webhook()),

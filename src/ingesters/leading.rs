@@ -14,7 +14,7 @@ use tokio_util::task::TaskTracker;
 use super::Orchestrator;
 use super::plan::{IngesterKey, Plan, PlannedIngester, Revision};
 use super::source::{Source, SourceReport};
-use super::status::{Readiness, next_status, status_patch};
+use super::status::{ReadyCondition, next_status, status_patch};
 use crate::crd::{Ingester, IngesterStatus};
 
 /// How often statuses are compared again, so a failed write is retried.
@@ -32,7 +32,7 @@ struct Leader {
     reports: mpsc::UnboundedSender<SourceReport>,
     sources: BTreeMap<IngesterKey, Running>,
     /// The latest readiness each running source reported.
-    reported: BTreeMap<IngesterKey, Readiness>,
+    reported: BTreeMap<IngesterKey, ReadyCondition>,
     /// What this term wrote last, until the Ingester watch brings it back.
     written: BTreeMap<IngesterKey, (Revision, IngesterStatus)>,
 }
@@ -153,7 +153,7 @@ impl Leader {
         &'a self,
         key: &IngesterKey,
         planned: &'a PlannedIngester,
-    ) -> Option<&'a Readiness> {
+    ) -> Option<&'a ReadyCondition> {
         if planned.informer.is_some() {
             self.reported.get(key)
         } else {

@@ -7,13 +7,13 @@ pub mod client_names;
 mod conn;
 mod file_stamp;
 mod handlers;
-mod ingest;
 mod listener;
 mod metrics;
 mod rate_limit;
-mod readiness;
+mod ready_flag;
 mod reply;
 mod routes;
+mod sink;
 mod tls;
 mod token_file;
 
@@ -29,10 +29,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use conn::ConnInfo;
 pub use handlers::{AUDIT_PATH, FALCO_PATH, Serves, filter};
-pub use ingest::{Ingest, IngestFuture, PipelineIngest};
 pub use metrics::RequestLabels;
-pub use readiness::Readiness;
+pub use ready_flag::ReadyFlag;
 pub use routes::{IngesterAuth, IngesterRoute, RouteError, RouteTable};
+pub use sink::{EventSink, PipelineSink, SinkFuture};
 pub use tls::TlsError;
 
 use crate::config::Config;
@@ -72,11 +72,11 @@ pub struct Limits {
 
 /// Everything the handlers share.
 pub struct ServerState {
-    ingest: Arc<dyn Ingest>,
+    ingest: Arc<dyn EventSink>,
     routes: RouteTable,
-    readiness: Readiness,
+    readiness: ReadyFlag,
     metrics: Arc<Metrics>,
-    audit_context: audit::Context,
+    audit_identity: audit::SelfIdentity,
     auth: Auth,
     limits: Limits,
     limiter: RateLimiter,
@@ -86,9 +86,9 @@ impl ServerState {
     /// Reads the token file (if any) once: a missing file fails start-up.
     pub fn new(
         config: &Config,
-        ingest: Arc<dyn Ingest>,
+        ingest: Arc<dyn EventSink>,
         metrics: Arc<Metrics>,
-        audit_context: audit::Context,
+        audit_identity: audit::SelfIdentity,
     ) -> Result<Self, ServerError> {
         let auth = Auth::from_config(config).map_err(|source| ServerError::TokenFile {
             path: config.webhook_auth_token_file.clone().unwrap_or_default(),
@@ -97,9 +97,9 @@ impl ServerState {
         Ok(Self {
             ingest,
             routes: RouteTable::new(),
-            readiness: Readiness::new(),
+            readiness: ReadyFlag::new(),
             metrics,
-            audit_context,
+            audit_identity,
             auth,
             limits: Limits {
                 max_request_bytes: config.max_request_bytes,
@@ -117,7 +117,7 @@ impl ServerState {
     }
 
     /// The `/readyz` flag (a shared handle).
-    pub fn readiness(&self) -> &Readiness {
+    pub fn readiness(&self) -> &ReadyFlag {
         &self.readiness
     }
 }

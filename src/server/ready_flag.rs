@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Shared handle: clones see the same flag.
 #[derive(Clone, Debug, Default)]
-pub struct Readiness {
+pub struct ReadyFlag {
     inner: Arc<Flags>,
 }
 
@@ -16,7 +16,7 @@ struct Flags {
     shutting_down: AtomicBool,
 }
 
-impl Readiness {
+impl ReadyFlag {
     pub fn new() -> Self {
         Self::default()
     }
