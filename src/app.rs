@@ -10,22 +10,26 @@ use anyhow::Context as _;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use kube::Client;
 use kube::api::{Api, PostParams};
+use prometheus_client::registry::Registry;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::admission::filter::FilterConfig;
 use crate::config::Config;
-use crate::filter_watch::{self, FilterSource};
+use crate::filter_watch::{self, FilterReloadMetrics, FilterSource};
+use crate::gc::GcMetrics;
 use crate::informers::Findings;
 use crate::ingesters::{self, Orchestrator};
-use crate::leader::{self, ElectionConfig, Leadership};
-use crate::metrics::Metrics;
+use crate::leader::{self, ElectionConfig, LeaderMetrics, Leadership};
+use crate::metrics::{self, Exposition};
 use crate::observation::ObservationSettings;
-use crate::pipeline::{self, Pipeline};
-use crate::server::{self, PipelineSink, ServerState};
+use crate::pipeline::{self, Pipeline, PipelineMetrics};
+use crate::server::{self, PipelineSink, ServerMetrics, ServerState};
 use crate::shutdown::Signals;
 use crate::sources::audit;
-use crate::writer::{RetryPolicy, SourceCap, WriteQueue, Writer};
+use crate::writer::{QueueMetrics, RetryPolicy, SourceCap, WriteQueue, Writer};
 use crate::{gc, informers};
 
 /// How long in-flight requests may take to finish once the listeners close.
@@ -38,22 +42,50 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often queue depth gauges are refreshed.
 const GAUGE_INTERVAL: Duration = Duration::from_secs(2);
+/// How long the background tasks and the write queues may take to stop once cancelled.
+const BACKGROUND_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Every component's metrics, each registered by its component into one registry.
+pub struct AppMetrics {
+    pub pipeline: PipelineMetrics,
+    pub queues: QueueMetrics,
+    pub server: ServerMetrics,
+    pub filter: FilterReloadMetrics,
+    pub leader: LeaderMetrics,
+    pub gc: GcMetrics,
+}
+
+impl AppMetrics {
+    /// Registers every component's families; `/metrics` serves the returned exposition.
+    pub fn register() -> (Self, Arc<Exposition>) {
+        let mut registry: Registry = metrics::registry();
+        let all = Self {
+            pipeline: PipelineMetrics::register(&mut registry),
+            queues: QueueMetrics::register(&mut registry),
+            server: ServerMetrics::register(&mut registry),
+            filter: FilterReloadMetrics::register(&mut registry),
+            leader: LeaderMetrics::register(&mut registry),
+            gc: GcMetrics::register(&mut registry),
+        };
+        (all, Arc::new(Exposition::new(registry)))
+    }
+}
 
 /// Runs until SIGTERM/SIGINT, then shuts down as docs/architecture.md ("Shutdown") describes.
 pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
     let (client, write_client) = clients(&config).await?;
-    let metrics = Arc::new(Metrics::new());
+    let (metrics, exposition) = AppMetrics::register();
     let writer = Arc::new(Writer::new(
         write_client,
         observation_settings(&config),
         RetryPolicy::default(),
     ));
-    let (webhook_queue, _) = WriteQueue::start(
+    let (webhook_queue, webhook_dispatch) = WriteQueue::start(
         writer.clone(),
         config.writer_queue_size,
         config.writer_concurrency,
     );
-    let (informer_queue, _) = WriteQueue::start(
+    let (informer_queue, informer_dispatch) = WriteQueue::start(
         writer.clone(),
         config.writer_queue_size,
         config.writer_concurrency,
@@ -65,7 +97,7 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
             FilterConfig::default(),
             dedup_size,
             config.dedup_window,
-            metrics.clone(),
+            metrics.pipeline.clone(),
         )
         .with_cap(cap.clone()),
     );
@@ -77,7 +109,8 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
     let state = Arc::new(ServerState::new(
         &config,
         ingest,
-        metrics.clone(),
+        metrics.server.clone(),
+        exposition,
         audit_identity,
     )?);
     let readiness = state.readiness().clone();
@@ -91,8 +124,10 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
     let stop_serving = CancellationToken::new();
     let serving = tokio::spawn(servers.serve(stop_serving.clone(), REQUEST_GRACE));
 
+    // Every task that runs until shutdown: cancelled by `background`, awaited at the end.
     let background = CancellationToken::new();
-    tokio::spawn({
+    let tasks = TaskTracker::new();
+    tasks.spawn({
         let (client, background) = (client.clone(), background.clone());
         async move { cap.recount_loop(client, background).await }
     });
@@ -102,7 +137,7 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
             let (l, handle) = leader::start(
                 client.clone(),
                 election,
-                metrics.clone(),
+                metrics.leader.clone(),
                 stop_leading.clone(),
             );
             (l, Some(handle))
@@ -120,13 +155,13 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
         findings.clone(),
     ));
     let (ingesters_listed, mut ingesters_ready) = watch::channel(false);
-    tokio::spawn(
+    tasks.spawn(
         orchestrator
             .clone()
             .run_routes(ingesters_listed, background.clone()),
     );
     let (filter_loaded, mut filter_ready) = watch::channel(false);
-    tokio::spawn(filter_watch::run(
+    tasks.spawn(filter_watch::run(
         client.clone(),
         FilterSource {
             namespace: config.filter_configmap_namespace.clone(),
@@ -135,23 +170,30 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
         },
         config.identity.clone(),
         pipeline.clone(),
+        metrics.filter.clone(),
         filter_loaded,
         background.clone(),
     ));
-    tokio::spawn({
-        let readiness = readiness.clone();
+    tasks.spawn({
+        let (readiness, background) = (readiness.clone(), background.clone());
         async move {
             // Ready once the filter rules and the first list of Ingesters are loaded, so a
             // new replica never 404s an Ingester's path. Never depends on leadership.
-            if filter_ready.wait_for(|loaded| *loaded).await.is_ok()
-                && ingesters_ready.wait_for(|listed| *listed).await.is_ok()
-            {
-                readiness.set_ready(true);
-                tracing::info!("ready");
+            let loaded = async {
+                filter_ready.wait_for(|loaded| *loaded).await.is_ok()
+                    && ingesters_ready.wait_for(|listed| *listed).await.is_ok()
+            };
+            tokio::select! {
+                _ = background.cancelled() => {}
+                true = loaded => {
+                    readiness.set_ready(true);
+                    tracing::info!("ready");
+                }
+                else => {}
             }
         }
     });
-    tokio::spawn(pipeline::flush_loop(
+    tasks.spawn(pipeline::flush_loop(
         pipeline.clone(),
         writer.clone(),
         config.occurrence_flush_interval,
@@ -159,8 +201,8 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
         config.dedup_max_size,
         background.clone(),
     ));
-    tokio::spawn(refresh_gauges(
-        metrics.clone(),
+    tasks.spawn(refresh_gauges(
+        metrics.queues.clone(),
         webhook_queue,
         informer_queue.clone(),
         background.clone(),
@@ -168,7 +210,7 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
 
     let leader_work = tokio::spawn(leader::run_leader_tasks(leadership, {
         let config = config.clone();
-        let metrics = metrics.clone();
+        let gc_metrics = metrics.gc.clone();
         let client = client.clone();
         move |term| {
             leader_tasks(
@@ -176,7 +218,7 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
                 findings.clone(),
                 orchestrator.clone(),
                 config.clone(),
-                metrics.clone(),
+                gc_metrics.clone(),
                 term,
             )
         }
@@ -213,8 +255,31 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
         ),
     }
     background.cancel();
+    tasks.close();
+    stop_background(tasks, [webhook_dispatch, informer_dispatch]).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits for the cancelled background tasks, then for the write queues' dispatchers (they end
+/// once the last handle on their queue, held by those tasks and the server, is gone).
+async fn stop_background(tasks: TaskTracker, dispatchers: [JoinHandle<()>; 2]) {
+    let stopped = async {
+        tasks.wait().await;
+        for dispatcher in dispatchers {
+            if let Err(err) = dispatcher.await {
+                tracing::error!(error = %err, "a write queue's dispatcher failed");
+            }
+        }
+    };
+    if tokio::time::timeout(BACKGROUND_STOP_TIMEOUT, stopped)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "background tasks did not stop within {BACKGROUND_STOP_TIMEOUT:?}; exiting without them"
+        );
+    }
 }
 
 /// Two clients with explicit timeouts, and kube's own retries off (every caller retries on its
@@ -258,7 +323,7 @@ async fn leader_tasks(
     findings: Findings,
     orchestrator: Arc<Orchestrator>,
     config: Config,
-    metrics: Arc<Metrics>,
+    gc_metrics: GcMetrics,
     term: CancellationToken,
 ) {
     tracing::info!(identity = %config.identity, "starting leader-only work");
@@ -270,7 +335,7 @@ async fn leader_tasks(
         config.gc_timeout,
         move || fence.is_leader(),
         term.clone(),
-        move |result| metrics.gc_run(result),
+        move |result| gc_metrics.run(result),
     );
     let ingesters = orchestrator.run_leader(term.clone());
     tokio::join!(
@@ -301,17 +366,19 @@ async fn own_username(client: &Client) -> Option<String> {
 }
 
 async fn refresh_gauges(
-    metrics: Arc<Metrics>,
+    metrics: QueueMetrics,
     webhook: WriteQueue,
     informer: WriteQueue,
     cancel: CancellationToken,
 ) {
     loop {
-        metrics.queue_depth("webhook", webhook.depth());
-        metrics.queue_depth("informer", informer.depth());
+        metrics.refresh(&[("webhook", &webhook), ("informer", &informer)]);
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(GAUGE_INTERVAL) => {}
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,6 +12,10 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::watcher::{self, Event as WatchEvent};
 use kube::{Api, Client, Resource};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -49,6 +53,38 @@ pub fn load(config_map: Option<&ConfigMap>, key: &str) -> Loaded {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    /// `loaded`, `defaults` or `invalid` (the last good rules are kept).
+    pub result: String,
+}
+
+/// What the filter watch exposes: ConfigMap loads by result.
+#[derive(Clone, Debug, Default)]
+pub struct FilterReloadMetrics {
+    pub filter_reloads: Family<ReloadLabels, Counter>,
+}
+
+impl FilterReloadMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
+        registry.register(
+            "filter_reloads",
+            "Filter ConfigMap loads, by result",
+            metrics.filter_reloads.clone(),
+        );
+        metrics
+    }
+
+    pub fn reload(&self, result: &str) {
+        self.filter_reloads
+            .get_or_create(&ReloadLabels {
+                result: result.into(),
+            })
+            .inc();
+    }
+}
+
 /// Watches the ConfigMap until `shutdown`; `loaded` turns true after the first decision (the
 /// ConfigMap read, or known to be absent), which readiness waits for.
 pub async fn run(
@@ -56,6 +92,7 @@ pub async fn run(
     source: FilterSource,
     identity: String,
     pipeline: Arc<Pipeline>,
+    metrics: FilterReloadMetrics,
     loaded: watch::Sender<bool>,
     shutdown: CancellationToken,
 ) {
@@ -80,11 +117,20 @@ pub async fn run(
             Ok(WatchEvent::Init) => pending = None,
             Ok(WatchEvent::InitApply(cm)) => pending = Some(cm),
             Ok(WatchEvent::InitDone) => {
-                apply(&pipeline, &recorder, &source, pending.take().as_ref()).await;
+                apply(
+                    &pipeline,
+                    &metrics,
+                    &recorder,
+                    &source,
+                    pending.take().as_ref(),
+                )
+                .await;
                 loaded.send_replace(true);
             }
-            Ok(WatchEvent::Apply(cm)) => apply(&pipeline, &recorder, &source, Some(&cm)).await,
-            Ok(WatchEvent::Delete(_)) => apply(&pipeline, &recorder, &source, None).await,
+            Ok(WatchEvent::Apply(cm)) => {
+                apply(&pipeline, &metrics, &recorder, &source, Some(&cm)).await
+            }
+            Ok(WatchEvent::Delete(_)) => apply(&pipeline, &metrics, &recorder, &source, None).await,
             Err(err) => {
                 tracing::warn!(error = %err, configmap = %source.name, "watching the filter ConfigMap failed; retrying")
             }
@@ -94,24 +140,24 @@ pub async fn run(
 
 async fn apply(
     pipeline: &Pipeline,
+    metrics: &FilterReloadMetrics,
     recorder: &Recorder,
     source: &FilterSource,
     cm: Option<&ConfigMap>,
 ) {
-    let metrics = &pipeline.metrics;
     match load(cm, &source.key) {
         Loaded::Defaults => {
             pipeline.set_filter(FilterConfig::default());
-            metrics.filter_reload("defaults");
+            metrics.reload("defaults");
             tracing::info!(configmap = %source.name, "no filter rules found: using the built-in defaults");
         }
         Loaded::Rules(rules) => {
             pipeline.set_filter(rules);
-            metrics.filter_reload("loaded");
+            metrics.reload("loaded");
             tracing::info!(configmap = %source.name, "filter rules loaded");
         }
         Loaded::Invalid(err) => {
-            metrics.filter_reload("invalid");
+            metrics.reload("invalid");
             tracing::error!(configmap = %source.name, key = %source.key, error = %err, "invalid filter rules: keeping the last good ones");
             if let Some(cm) = cm {
                 report_invalid(recorder, cm, &source.key, &err).await;

@@ -12,6 +12,11 @@ use kube::api::{Api, DeleteParams, ListParams, Preconditions};
 use kube::{Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
 use crate::crd::Observation;
 use crate::observation::{MANAGED_BY, MANAGED_BY_LABEL, ORIGIN_UID_LABEL};
 
@@ -53,6 +58,63 @@ pub struct RunSummary {
     pub failed: usize,
     /// The run stopped early: leadership lost, cancelled or timed out.
     pub interrupted: bool,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// `ok`, `interrupted` or `failed`.
+    pub result: String,
+}
+
+/// What GC exposes: runs by result and Observations deleted.
+#[derive(Clone, Debug, Default)]
+pub struct GcMetrics {
+    pub gc_runs: Family<ResultLabels, Counter>,
+    pub gc_deleted: Counter,
+}
+
+impl GcMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
+        registry.register(
+            "gc_runs",
+            "GC runs, by result (ok, interrupted, failed)",
+            metrics.gc_runs.clone(),
+        );
+        registry.register(
+            "gc_deleted",
+            "Expired Observations deleted by GC",
+            metrics.gc_deleted.clone(),
+        );
+        metrics
+    }
+
+    /// Counts one GC run and what it deleted, and logs it.
+    pub fn run(&self, result: &Result<RunSummary, GcError>) {
+        let outcome = match result {
+            Ok(summary) if summary.interrupted => "interrupted",
+            Ok(_) => "ok",
+            Err(_) => "failed",
+        };
+        self.gc_runs
+            .get_or_create(&ResultLabels {
+                result: outcome.into(),
+            })
+            .inc();
+        match result {
+            Ok(summary) => {
+                self.gc_deleted.inc_by(summary.deleted as u64);
+                tracing::info!(
+                    scanned = summary.scanned,
+                    deleted = summary.deleted,
+                    failed = summary.failed,
+                    interrupted = summary.interrupted,
+                    "GC run"
+                );
+            }
+            Err(err) => tracing::warn!(error = %err, "GC run failed"),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -16,7 +16,7 @@
 //!
 //! ```no_run
 //! # async fn example(client: kube::Client, config: zen_watcher::config::Config,
-//! #     metrics: std::sync::Arc<zen_watcher::metrics::Metrics>,
+//! #     metrics: zen_watcher::leader::LeaderMetrics,
 //! #     shutdown: tokio_util::sync::CancellationToken) {
 //! use zen_watcher::leader::{self, ElectionConfig, Leadership};
 //! let (leadership, elector) = match ElectionConfig::from_config(&config) {
@@ -33,6 +33,7 @@
 
 mod decide;
 mod elector;
+mod metrics;
 mod record;
 
 use std::future::Future;
@@ -44,9 +45,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
-use crate::metrics::Metrics;
-
 pub use decide::{Action, LeaseView, decide};
+pub use metrics::LeaderMetrics;
 pub use tokio_util::sync::CancellationToken;
 
 /// Name of the Lease the replicas compete for.
@@ -87,7 +87,7 @@ impl ElectionConfig {
 pub fn start(
     client: kube::Client,
     config: ElectionConfig,
-    metrics: Arc<Metrics>,
+    metrics: LeaderMetrics,
     shutdown: CancellationToken,
 ) -> (Leadership, JoinHandle<()>) {
     let fence = Arc::new(Fence::Lease(Mutex::new(None)));

@@ -22,9 +22,11 @@ use crate::admission::{
     Admission, Dedup, IdentityKey, IngesterRules, ObservationRef, Settled, Verdict,
 };
 use crate::event::{Delivery, DeliveryId, Event, EventKind};
-use crate::metrics::Metrics;
 use crate::spans;
 use crate::writer::queue::Pending;
+pub use metrics::PipelineMetrics;
+
+mod metrics;
 use crate::writer::{
     Fence, Settle, SourceCap, Stored, Submission, WriteError, WriteQueue, Writer, Written,
 };
@@ -107,7 +109,7 @@ type Waiter = watch::Receiver<Option<Settlement>>;
 /// The state every ticket settles into.
 struct Shared {
     admission: Mutex<Admission<Waiter>>,
-    metrics: Arc<Metrics>,
+    metrics: PipelineMetrics,
     cap: Option<Arc<SourceCap>>,
 }
 
@@ -129,7 +131,7 @@ impl Shared {
 pub struct Pipeline {
     filter: RwLock<Arc<FilterConfig>>,
     shared: Arc<Shared>,
-    pub metrics: Arc<Metrics>,
+    pub metrics: PipelineMetrics,
 }
 
 /// An admitted event's claim on its dedup entry (and cap reservation). Settled by the write
@@ -226,7 +228,7 @@ impl Pipeline {
         filter: FilterConfig,
         dedup_max_size: NonZeroUsize,
         dedup_window: Duration,
-        metrics: Arc<Metrics>,
+        metrics: PipelineMetrics,
     ) -> Self {
         Self {
             filter: RwLock::new(Arc::new(filter)),

@@ -29,14 +29,14 @@ use tokio_util::sync::CancellationToken;
 
 pub use conn::ConnInfo;
 pub use handlers::{AUDIT_PATH, FALCO_PATH, Serves, filter};
-pub use metrics::RequestLabels;
+pub use metrics::{RequestLabels, ServerMetrics};
 pub use ready_flag::ReadyFlag;
 pub use routes::{IngesterAuth, IngesterRoute, RouteError, RouteTable};
 pub use sink::{EventSink, PipelineSink, SinkFuture};
 pub use tls::TlsError;
 
 use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::metrics::Exposition;
 use crate::sources::audit;
 use auth::Auth;
 use listener::Listener;
@@ -75,7 +75,8 @@ pub struct ServerState {
     ingest: Arc<dyn EventSink>,
     routes: RouteTable,
     readiness: ReadyFlag,
-    metrics: Arc<Metrics>,
+    metrics: ServerMetrics,
+    exposition: Arc<Exposition>,
     audit_identity: audit::SelfIdentity,
     auth: Auth,
     limits: Limits,
@@ -83,11 +84,13 @@ pub struct ServerState {
 }
 
 impl ServerState {
-    /// Reads the token file (if any) once: a missing file fails start-up.
+    /// Reads the token file (if any) once: a missing file fails start-up. `exposition` is
+    /// what `/metrics` serves; `metrics` is this layer's own (registered in it).
     pub fn new(
         config: &Config,
         ingest: Arc<dyn EventSink>,
-        metrics: Arc<Metrics>,
+        metrics: ServerMetrics,
+        exposition: Arc<Exposition>,
         audit_identity: audit::SelfIdentity,
     ) -> Result<Self, ServerError> {
         let auth = Auth::from_config(config).map_err(|source| ServerError::TokenFile {
@@ -99,6 +102,7 @@ impl ServerState {
             routes: RouteTable::new(),
             readiness: ReadyFlag::new(),
             metrics,
+            exposition,
             audit_identity,
             auth,
             limits: Limits {

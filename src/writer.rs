@@ -3,8 +3,10 @@
 
 pub mod apiserver;
 pub mod cap;
+pub mod metrics;
 pub mod queue;
 
 pub use apiserver::{RetryPolicy, Stored, WriteError, Writer, Written};
 pub use cap::SourceCap;
+pub use metrics::QueueMetrics;
 pub use queue::{Fence, QueueFull, Settle, Submission, WriteQueue};

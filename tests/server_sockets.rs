@@ -28,8 +28,9 @@ use tokio_util::sync::CancellationToken;
 use zen_watcher::admission::IngesterRules;
 use zen_watcher::config::{Config, LoadOutcome};
 use zen_watcher::event::Event;
-use zen_watcher::metrics::Metrics;
+use zen_watcher::metrics::Exposition;
 use zen_watcher::pipeline::Outcome;
+use zen_watcher::server::ServerMetrics;
 use zen_watcher::server::{self, EventSink, ServerState, Servers, SinkFuture};
 use zen_watcher::sources::audit;
 
@@ -61,6 +62,9 @@ impl EventSink for Recorder {
             }
         })
     }
+
+    /// Not counted here: these tests are about sockets, not counts.
+    fn dropped_by_source(&self, _source: &str, _reason: &str) {}
 }
 
 fn config(flags: &[&str]) -> Config {
@@ -94,7 +98,8 @@ async fn start(flags: &[&str], recorder: Arc<Recorder>) -> Running {
         ServerState::new(
             &config,
             recorder,
-            Arc::new(Metrics::new()),
+            ServerMetrics::default(),
+            Arc::new(Exposition::default()),
             audit::SelfIdentity::default(),
         )
         .unwrap(),

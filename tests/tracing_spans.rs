@@ -13,8 +13,8 @@ use opentelemetry::trace::{SpanId, Status, TraceId, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tracing_subscriber::layer::SubscriberExt;
 use zen_watcher::admission::filter::FilterConfig;
+use zen_watcher::app::AppMetrics;
 use zen_watcher::config::{Config, LoadOutcome};
-use zen_watcher::metrics::Metrics;
 use zen_watcher::observation::ObservationSettings;
 use zen_watcher::pipeline::Pipeline;
 use zen_watcher::server::{ConnInfo, PipelineSink, ServerState, Serves, filter};
@@ -55,15 +55,24 @@ async fn state() -> Arc<ServerState> {
     };
     let writer = Arc::new(Writer::new(client, settings, retry));
     let (queue, _) = WriteQueue::start(writer, 100, 4);
-    let metrics = Arc::new(Metrics::new());
+    let (metrics, exposition) = AppMetrics::register();
     let pipeline = Arc::new(Pipeline::new(
         FilterConfig::default(),
         NonZeroUsize::new(1000).unwrap(),
         Duration::from_secs(60),
-        metrics.clone(),
+        metrics.pipeline,
     ));
     let ingest = Arc::new(PipelineSink::new(pipeline, queue));
-    Arc::new(ServerState::new(&config(), ingest, metrics, audit::SelfIdentity::default()).unwrap())
+    Arc::new(
+        ServerState::new(
+            &config(),
+            ingest,
+            metrics.server,
+            exposition,
+            audit::SelfIdentity::default(),
+        )
+        .unwrap(),
+    )
 }
 
 /// Sends `body` to `path` with a `traceparent` and returns the finished spans.

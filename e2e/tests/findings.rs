@@ -16,9 +16,8 @@ use tokio_util::sync::CancellationToken;
 use zen_watcher::admission::filter::FilterConfig;
 use zen_watcher::crd::Observation;
 use zen_watcher::informers::{self, Findings};
-use zen_watcher::metrics::Metrics;
 use zen_watcher::observation::ObservationSettings;
-use zen_watcher::pipeline::Pipeline;
+use zen_watcher::pipeline::{Pipeline, PipelineMetrics};
 use zen_watcher::writer::{RetryPolicy, WriteQueue, Writer};
 use zen_watcher_e2e::proxy::Proxy;
 use zen_watcher_e2e::replicas::log_dir;
@@ -48,7 +47,7 @@ fn findings(writes: &Client, fallback: &str) -> Findings {
         FilterConfig::default(),
         NonZeroUsize::new(1000).unwrap(),
         Duration::from_secs(60),
-        Arc::new(Metrics::new()),
+        PipelineMetrics::default(),
     ));
     Findings::new(pipeline, queue, writer, Arc::new(|| true))
 }

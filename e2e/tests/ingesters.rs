@@ -26,9 +26,8 @@ use zen_watcher::admission::filter::FilterConfig;
 use zen_watcher::crd::{Ingester, Observation};
 use zen_watcher::informers::Findings;
 use zen_watcher::ingesters::{Orchestrator, Settings};
-use zen_watcher::metrics::Metrics;
 use zen_watcher::observation::ObservationSettings;
-use zen_watcher::pipeline::Pipeline;
+use zen_watcher::pipeline::{Pipeline, PipelineMetrics};
 use zen_watcher::server::{IngesterAuth, RouteTable};
 use zen_watcher::writer::{RetryPolicy, WriteQueue, Writer};
 use zen_watcher_e2e::{TestNamespace, admin_client, apply_crds, wait_established, wait_until};
@@ -66,7 +65,7 @@ impl Harness {
             FilterConfig::default(),
             NonZeroUsize::new(1000).unwrap(),
             Duration::from_secs(60),
-            Arc::new(Metrics::new()),
+            PipelineMetrics::default(),
         ));
         let routes = RouteTable::new();
         let settings = Settings {

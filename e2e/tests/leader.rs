@@ -10,8 +10,10 @@ use kube::Api;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, timeout};
 use tokio_util::sync::CancellationToken;
+use zen_watcher::app::AppMetrics;
+use zen_watcher::leader::LeaderMetrics;
 use zen_watcher::leader::{self, ElectionConfig, LEASE_NAME, Leadership, Term};
-use zen_watcher::metrics::Metrics;
+use zen_watcher::metrics::Exposition;
 use zen_watcher_e2e::{
     ControlPlane, TestNamespace, admin_client, admin_kubeconfig_path, client_from_kubeconfig,
     wait_until,
@@ -35,7 +37,8 @@ const LONG_LEASE: Timings = (
 struct Candidate {
     identity: String,
     leadership: Leadership,
-    metrics: Arc<Metrics>,
+    metrics: LeaderMetrics,
+    exposition: Arc<Exposition>,
     shutdown: CancellationToken,
     handle: JoinHandle<()>,
 }
@@ -50,13 +53,15 @@ async fn candidate(kubeconfig: &Path, namespace: &str, identity: &str, t: Timing
         renew_deadline: t.1,
         retry_period: t.2,
     };
-    let metrics = Arc::new(Metrics::new());
+    let (metrics, exposition) = AppMetrics::register();
+    let metrics = metrics.leader;
     let shutdown = CancellationToken::new();
     let (leadership, handle) = leader::start(client, config, metrics.clone(), shutdown.clone());
     Candidate {
         identity: identity.into(),
         leadership,
         metrics,
+        exposition,
         shutdown,
         handle,
     }
@@ -137,7 +142,7 @@ async fn exactly_one_replica_leads_and_holds_the_lease() {
     assert!(all[leader].metrics.leader_transitions.get() >= 1);
     assert!(
         all[leader]
-            .metrics
+            .exposition
             .encode()
             .contains("zen_watcher_leader 1")
     );

@@ -13,9 +13,8 @@ use serde_json::json;
 use zen_watcher::admission::filter::FilterConfig;
 use zen_watcher::crd::{IngesterSpec, Observation};
 use zen_watcher::event::Event;
-use zen_watcher::metrics::Metrics;
 use zen_watcher::observation::ObservationSettings;
-use zen_watcher::pipeline::{Mode, Outcome, Pipeline};
+use zen_watcher::pipeline::{Mode, Outcome, Pipeline, PipelineMetrics};
 use zen_watcher::sources::falco;
 use zen_watcher::sources::generic::GenericMapping;
 use zen_watcher::writer::{RetryPolicy, SourceCap, WriteQueue, Writer};
@@ -67,7 +66,7 @@ fn stack(client: &kube::Client, fallback: &str, cap: Option<u64>) -> Stack {
         FilterConfig::default(),
         NonZeroUsize::new(1000).unwrap(),
         Duration::from_secs(600),
-        Arc::new(Metrics::new()),
+        PipelineMetrics::default(),
     );
     if let Some(limit) = cap {
         pipeline = pipeline.with_cap(Arc::new(SourceCap::new(limit)));

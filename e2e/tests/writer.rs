@@ -427,14 +427,14 @@ async fn a_source_at_its_cap_is_dropped_with_reason_cap() {
     use std::num::NonZeroUsize;
     use std::time::Duration;
     use zen_watcher::admission::filter::FilterConfig;
-    use zen_watcher::metrics::Metrics;
+    use zen_watcher::app::AppMetrics;
     use zen_watcher::pipeline::{Mode, Pipeline};
     use zen_watcher::writer::{SourceCap, WriteQueue};
 
     let (client, ns) = setup("cap").await;
     let w = std::sync::Arc::new(writer(&client, &ns.name));
     let (queue, _) = WriteQueue::start(w, 10, 2);
-    let metrics = std::sync::Arc::new(Metrics::new());
+    let (metrics, exposition) = AppMetrics::register();
     let mut events = Vec::new();
     for pod in ["a", "b", "c"] {
         let mut e = falco_event(&ns.name);
@@ -448,7 +448,7 @@ async fn a_source_at_its_cap_is_dropped_with_reason_cap() {
         FilterConfig::default(),
         NonZeroUsize::new(100).unwrap(),
         Duration::from_secs(60),
-        metrics.clone(),
+        metrics.pipeline,
     )
     .with_cap(limited.clone());
     let outcome = pipeline.ingest(events, None, &queue, Mode::webhook()).await;
@@ -457,7 +457,7 @@ async fn a_source_at_its_cap_is_dropped_with_reason_cap() {
         outcome.acknowledged(),
         "a capped event is a deliberate, counted drop"
     );
-    assert!(metrics.encode().contains(&format!(
+    assert!(exposition.encode().contains(&format!(
         "zen_watcher_events_filtered_total{{source=\"{source}\",reason=\"cap\",scope=\"global\"}} 1"
     )));
     assert_eq!(

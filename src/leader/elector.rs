@@ -17,9 +17,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use super::LeaderMetrics;
 use super::decide::{Action, LeaseView, decide, next_attempt_in};
 use super::{ElectionConfig, Fence, State, Term, record};
-use crate::metrics::Metrics;
 
 /// How long a term's tasks may take to stop before the elector campaigns again or releases.
 const TASK_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,7 +29,7 @@ const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) struct Elector {
     api: Api<Lease>,
     config: ElectionConfig,
-    metrics: Arc<Metrics>,
+    metrics: LeaderMetrics,
     shutdown: CancellationToken,
     fence: Arc<Fence>,
     terms: watch::Sender<State>,
@@ -75,7 +75,7 @@ impl Ended {
 struct TermGuard {
     token: CancellationToken,
     fence: Arc<Fence>,
-    metrics: Arc<Metrics>,
+    metrics: LeaderMetrics,
 }
 
 impl Drop for TermGuard {
@@ -90,7 +90,7 @@ impl Elector {
     pub(super) fn new(
         client: kube::Client,
         config: ElectionConfig,
-        metrics: Arc<Metrics>,
+        metrics: LeaderMetrics,
         shutdown: CancellationToken,
         fence: Arc<Fence>,
         terms: watch::Sender<State>,

@@ -160,7 +160,7 @@ where
             reply::json(StatusCode::OK, &json!({ "status": "ready" }))
         }
         Endpoint::Ready => reply::error(StatusCode::SERVICE_UNAVAILABLE, "not ready"),
-        Endpoint::Metrics => reply::text(StatusCode::OK, OPENMETRICS, state.metrics.encode()),
+        Endpoint::Metrics => reply::text(StatusCode::OK, OPENMETRICS, state.exposition.encode()),
     }
 }
 
@@ -252,9 +252,7 @@ async fn parse(state: &ServerState, hook: &Webhook, body: Bytes) -> Result<Parse
                 audit::parse(&body, &state.audit_identity)?
             };
             for skip in &batch.skipped {
-                state
-                    .metrics
-                    .dropped_by_source(audit::SOURCE, skip.as_str());
+                state.ingest.dropped_by_source(audit::SOURCE, skip.as_str());
             }
             if let Some((index, problem)) = batch.unreadable.first() {
                 tracing::warn!(

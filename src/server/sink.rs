@@ -15,6 +15,10 @@ pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 pub trait EventSink: Send + Sync {
     fn ingest<'a>(&'a self, events: Vec<Event>, rules: Option<&'a IngesterRules>)
     -> SinkFuture<'a>;
+
+    /// Counts an item the source dropped while parsing (an audit item no rule matches), so
+    /// the pipeline's received and filtered counts include it.
+    fn dropped_by_source(&self, source: &str, reason: &str);
 }
 
 /// The production [`EventSink`]: the pipeline with the webhook write queue, refusing when full.
@@ -39,5 +43,9 @@ impl EventSink for PipelineSink {
             self.pipeline
                 .ingest(events, rules, &self.queue, Mode::webhook()),
         )
+    }
+
+    fn dropped_by_source(&self, source: &str, reason: &str) {
+        self.pipeline.metrics.dropped_by_source(source, reason);
     }
 }

@@ -9,10 +9,11 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::admission::IngesterRules;
+use crate::app::AppMetrics;
 use crate::config::LoadOutcome;
 use crate::crd::IngesterSpec;
 use crate::event::Event;
-use crate::pipeline::Outcome;
+use crate::pipeline::{Outcome, PipelineMetrics};
 use crate::sources::generic::GenericMapping;
 
 const FALCO: &str = r#"{"rule":"Shell","priority":"Critical","output_fields":{"k8s.ns.name":"shop","k8s.pod.name":"web-1"}}"#;
@@ -23,6 +24,8 @@ struct Recorder {
     /// (events, whether Ingester rules came along) per call.
     calls: Mutex<Vec<(Vec<Event>, bool)>>,
     answer: Mutex<Option<Outcome>>,
+    /// Counts what the source dropped, as the pipeline would.
+    metrics: PipelineMetrics,
 }
 
 impl EventSink for Recorder {
@@ -40,12 +43,16 @@ impl EventSink for Recorder {
         self.calls.lock().unwrap().push((events, rules.is_some()));
         Box::pin(async move { outcome })
     }
+
+    fn dropped_by_source(&self, source: &str, reason: &str) {
+        self.metrics.dropped_by_source(source, reason);
+    }
 }
 
 struct Harness {
     state: Arc<ServerState>,
     recorder: Arc<Recorder>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<Exposition>,
 }
 
 fn config(flags: &[&str]) -> Config {
@@ -58,19 +65,23 @@ fn config(flags: &[&str]) -> Config {
 }
 
 fn harness(flags: &[&str]) -> Harness {
-    let recorder = Arc::new(Recorder::default());
-    let metrics = Arc::new(Metrics::new());
+    let (metrics, exposition) = AppMetrics::register();
+    let recorder = Arc::new(Recorder {
+        metrics: metrics.pipeline,
+        ..Default::default()
+    });
     let state = ServerState::new(
         &config(flags),
         recorder.clone(),
-        metrics.clone(),
+        metrics.server,
+        exposition.clone(),
         audit::SelfIdentity::default(),
     )
     .unwrap();
     Harness {
         state: Arc::new(state),
         recorder,
-        metrics,
+        metrics: exposition,
     }
 }
 
@@ -543,7 +554,7 @@ async fn audit_items_no_rule_matches_are_counted_as_filtered() {
     assert_eq!(code, 200, "{summary}");
     assert_eq!(summary["received"], 1);
     assert_eq!(summary["filtered"], 1);
-    let metrics = h.state.metrics.encode();
+    let metrics = h.metrics.encode();
     assert!(metrics.contains("reason=\"audit_no_rule\",scope=\"source\"} 1"));
     // Received as the answer says: never fewer received than filtered.
     assert!(
