@@ -203,8 +203,10 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
     ));
     tasks.spawn(refresh_gauges(
         metrics.queues.clone(),
+        // The last handles of run() on the queues: moved, so each dispatcher ends once the
+        // tasks and the server holding the others are gone.
         webhook_queue,
-        informer_queue.clone(),
+        informer_queue,
         background.clone(),
     ));
 
@@ -264,21 +266,28 @@ pub async fn run(config: Config, mut signals: Signals) -> anyhow::Result<()> {
 /// Waits for the cancelled background tasks, then for the write queues' dispatchers (they end
 /// once the last handle on their queue, held by those tasks and the server, is gone).
 async fn stop_background(tasks: TaskTracker, dispatchers: [JoinHandle<()>; 2]) {
-    let stopped = async {
-        tasks.wait().await;
-        for dispatcher in dispatchers {
-            if let Err(err) = dispatcher.await {
-                tracing::error!(error = %err, "a write queue's dispatcher failed");
-            }
-        }
-    };
-    if tokio::time::timeout(BACKGROUND_STOP_TIMEOUT, stopped)
+    let deadline = tokio::time::Instant::now() + BACKGROUND_STOP_TIMEOUT;
+    if tokio::time::timeout_at(deadline, tasks.wait())
         .await
         .is_err()
     {
         tracing::warn!(
+            running = tasks.len(),
             "background tasks did not stop within {BACKGROUND_STOP_TIMEOUT:?}; exiting without them"
         );
+        return;
+    }
+    for dispatcher in dispatchers {
+        match tokio::time::timeout_at(deadline, dispatcher).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(error = %err, "a write queue's dispatcher failed"),
+            Err(_) => {
+                tracing::warn!(
+                    "a write queue's dispatcher did not stop within {BACKGROUND_STOP_TIMEOUT:?} (a handle on its queue is still held); exiting without it"
+                );
+                return;
+            }
+        }
     }
 }
 

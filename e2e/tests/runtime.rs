@@ -120,6 +120,8 @@ async fn a_single_watcher_serves_writes_and_stops_cleanly() {
     let status = w.wait_exit(Duration::from_secs(30)).unwrap();
     assert!(status.success(), "{status}");
     assert!(w.log().contains("\"stopped\""), "{}", w.log());
+    // Every background task and both write queues stopped within their bound.
+    assert!(!w.log().contains("did not stop"), "{}", w.log());
 }
 
 /// A SIGTERM hands leadership over at once: the Lease moves while the old leader is still
