@@ -137,42 +137,42 @@ pub async fn run_once(
     let mut params = ListParams::default()
         .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"))
         .limit(GC_LIST_PAGE_SIZE);
-    let mut report = RunSummary::default();
+    let mut summary = RunSummary::default();
     loop {
         let page = all.list(&params).await.map_err(GcError::List)?;
         let now = Timestamp::now();
         for observation in &page.items {
-            report.scanned += 1;
+            summary.scanned += 1;
             if expired(observation, now, default_ttl).is_none() {
                 continue;
             }
             if cancel.is_cancelled() || !still_leader() {
-                report.interrupted = true;
-                return Ok(report);
+                summary.interrupted = true;
+                return Ok(summary);
             }
-            delete(client, observation, &mut report).await;
+            delete(client, observation, &mut summary).await;
         }
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(_) if cancel.is_cancelled() || !still_leader() => {
-                report.interrupted = true;
-                return Ok(report);
+                summary.interrupted = true;
+                return Ok(summary);
             }
             Some(token) => params = params.continue_token(&token),
-            None => return Ok(report),
+            None => return Ok(summary),
         }
     }
 }
 
-async fn delete(client: &Client, observation: &Observation, report: &mut RunSummary) {
+async fn delete(client: &Client, observation: &Observation, summary: &mut RunSummary) {
     let namespace = observation.namespace().unwrap_or_default();
     let name = observation.name_any();
     let api: Api<Observation> = Api::namespaced(client.clone(), &namespace);
     match api.delete(&name, &delete_params(observation)).await {
-        Ok(_) => report.deleted += 1,
-        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => report.skipped += 1,
+        Ok(_) => summary.deleted += 1,
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => summary.skipped += 1,
         Err(err) => {
             tracing::warn!(%namespace, %name, error = %err, "GC could not delete an expired Observation");
-            report.failed += 1;
+            summary.failed += 1;
         }
     }
 }

@@ -93,9 +93,7 @@ impl PipelineMetrics {
 
     pub fn received(&self, source: &str) {
         self.events_received
-            .get_or_create(&SourceLabels {
-                source: source.into(),
-            })
+            .get_or_create(&source_labels(source))
             .inc();
     }
 
@@ -108,9 +106,7 @@ impl PipelineMetrics {
             }
             Verdict::Duplicate => {
                 self.events_deduplicated
-                    .get_or_create(&SourceLabels {
-                        source: source.into(),
-                    })
+                    .get_or_create(&source_labels(source))
                     .inc();
             }
         }
@@ -168,5 +164,11 @@ impl PipelineMetrics {
                 reason: reason.into(),
             })
             .inc_by(count);
+    }
+}
+
+fn source_labels(source: &str) -> SourceLabels {
+    SourceLabels {
+        source: source.into(),
     }
 }
