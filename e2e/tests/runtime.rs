@@ -356,6 +356,9 @@ async fn three_replicas_elect_one_leader_serve_webhooks_and_fail_over() {
         .stop(Signal::Term, Duration::from_secs(30))
         .unwrap();
     assert!(status.success(), "{status}");
+    // A leader's informers, Ingester sources and both write queues stop within their bound.
+    let log = replicas[index(&first)].log();
+    assert!(!log.contains("did not stop"), "{log}");
     let second = wait_for_holder(&client, &home.name, &[&first]).await;
     replicas[index(&second)]
         .wait_for_log("became leader", Duration::from_secs(30))
