@@ -9,6 +9,8 @@ pub mod generic;
 pub mod kyverno;
 pub mod trivy;
 
+use serde_json::{Map, Value};
+
 /// The static identity of a third-party report kind (PolicyReport, VulnerabilityReport, ...);
 /// the report structs are generic over it so one struct serves the namespaced and the
 /// cluster-scoped kind.
@@ -97,3 +99,20 @@ pub(crate) fn parse_time(
         .parse()
         .map_err(|e| SourceError::invalid(field, format!("{value:?} is not an RFC 3339 time: {e}")))
 }
+
+/// An optional string field, with `""` read as not given: it is Go's zero value for an unset
+/// string in a Kubernetes report, and an empty Falco field says nothing either. A blank but
+/// non-empty value is kept; fields that must not be blank check that themselves.
+pub(crate) fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.is_empty())
+}
+
+/// Inserts `value` as a string under `key`, unless [`non_empty`] says it is not given.
+pub(crate) fn insert_text(map: &mut Map<String, Value>, key: &str, value: Option<&str>) {
+    if let Some(value) = non_empty(value) {
+        map.insert(key.to_string(), Value::String(value.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -34,6 +34,14 @@ impl Severity {
             Severity::Info => "info",
         }
     }
+
+    /// The severity named `name` in any case, e.g. `High`; `None` for anything else, without
+    /// the allocation of [`FromStr`]'s error. `name` is not trimmed.
+    pub fn from_name(name: &str) -> Option<Severity> {
+        Severity::ALL
+            .into_iter()
+            .find(|sev| sev.as_str().eq_ignore_ascii_case(name))
+    }
 }
 
 impl fmt::Display for Severity {
@@ -51,10 +59,7 @@ impl FromStr for Severity {
     type Err = UnknownSeverity;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Severity::ALL
-            .into_iter()
-            .find(|sev| sev.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| UnknownSeverity(s.to_string()))
+        Severity::from_name(s.trim()).ok_or_else(|| UnknownSeverity(s.to_string()))
     }
 }
 
@@ -70,6 +75,21 @@ pub enum Category {
 }
 
 impl Category {
+    pub const ALL: [Category; 5] = [
+        Category::Security,
+        Category::Compliance,
+        Category::Performance,
+        Category::Operations,
+        Category::Cost,
+    ];
+
+    /// The category named `name` (any case, no trimming).
+    pub fn from_name(name: &str) -> Option<Category> {
+        Category::ALL
+            .into_iter()
+            .find(|category| category.as_str().eq_ignore_ascii_case(name))
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Security => "security",

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::{SourceError, fingerprint, parse_time};
+use super::{SourceError, fingerprint, insert_text, non_empty, parse_time};
 use crate::crd::{Category, ResourceRef, Severity};
 use crate::event::{DeliveryId, Event, EventKind, Facts};
 
@@ -69,12 +69,15 @@ pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Vec<Event>, SourceEr
 
 /// Maps a Falco priority (any case) to a severity.
 pub fn severity(priority: &str) -> Option<Severity> {
-    match priority.trim().to_ascii_lowercase().as_str() {
-        "emergency" | "alert" | "critical" => Some(Severity::Critical),
+    let priority = priority.trim();
+    match priority.to_ascii_lowercase().as_str() {
+        "emergency" | "alert" => Some(Severity::Critical),
         "error" => Some(Severity::High),
         "warning" | "warn" => Some(Severity::Medium),
         "notice" => Some(Severity::Low),
-        "informational" | "info" | "debug" => Some(Severity::Info),
+        "informational" | "debug" => Some(Severity::Info),
+        "critical" | "info" => Severity::from_name(priority),
+        // High, Medium and Low are severity names but not Falco priorities.
         _ => None,
     }
 }
@@ -92,21 +95,15 @@ fn alert_event(
             format!("unknown Falco priority {priority:?} (expected Emergency, Alert, Critical, Error, Warning, Notice, Informational or Debug)"),
         )
     })?;
-    let detected_at = match alert.time.as_deref() {
-        Some(time) if !time.is_empty() => parse_time("time", time)?,
-        _ => received_at,
+    let detected_at = match non_empty(alert.time.as_deref()) {
+        Some(time) => parse_time("time", time)?,
+        None => received_at,
     };
-    let field = |key: &str| {
-        alert
-            .output_fields
-            .get(key)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
+    let field = |key: &str| non_empty(alert.output_fields.get(key).and_then(Value::as_str));
     let namespace = field("k8s.ns.name");
     let pod = field("k8s.pod.name");
     let container = field("container.name").or_else(|| field("container.id"));
-    let falco_source = alert.source.as_deref().unwrap_or("syscall");
+    let falco_source = non_empty(alert.source.as_deref()).unwrap_or("syscall");
     let is_audit = falco_source == "k8s_audit";
 
     let mut fp_parts = vec![
@@ -140,14 +137,14 @@ fn alert_event(
     let mut details = Map::new();
     details.insert("rule".into(), rule.clone().into());
     details.insert("priority".into(), priority.clone().into());
-    insert_opt(&mut details, "output", alert.output.as_deref());
+    insert_text(&mut details, "output", alert.output.as_deref());
     details.insert("source".into(), falco_source.into());
     if !alert.tags.is_empty() {
         details.insert("tags".into(), std::mem::take(&mut alert.tags).into());
     }
-    insert_opt(&mut details, "hostname", alert.hostname.as_deref());
-    insert_opt(&mut details, "uuid", alert.uuid.as_deref());
-    insert_opt(&mut details, "time", alert.time.as_deref());
+    insert_text(&mut details, "hostname", alert.hostname.as_deref());
+    insert_text(&mut details, "uuid", alert.uuid.as_deref());
+    insert_text(&mut details, "time", alert.time.as_deref());
     let fingerprint = fingerprint(&fp_parts);
     if !alert.output_fields.is_empty() {
         let fields = std::mem::take(&mut alert.output_fields);
@@ -164,7 +161,7 @@ fn alert_event(
         detected_at,
         fingerprint,
         title: Some(rule.clone()),
-        description: alert.output.clone(),
+        description: non_empty(alert.output.as_deref()).map(str::to_string),
         ttl: None,
         ingester: None,
         kind: EventKind::delivered(delivery),
@@ -206,7 +203,7 @@ fn audit_target_resource<'a>(field: &impl Fn(&str) -> Option<&'a str>) -> Option
 /// `<plugin source>_alert` reduced to the characters an eventType allows.
 fn event_type(falco_source: &str) -> String {
     match falco_source {
-        "syscall" | "" => "runtime_alert".into(),
+        "syscall" => "runtime_alert".into(),
         other => {
             let cleaned: String = other
                 .to_ascii_lowercase()
@@ -228,12 +225,6 @@ fn required(value: Option<String>, field: &str) -> Result<String, SourceError> {
     value
         .filter(|v| !v.trim().is_empty())
         .ok_or_else(|| SourceError::invalid(field, "is required in a Falco alert"))
-}
-
-fn insert_opt(details: &mut Map<String, Value>, key: &str, value: Option<&str>) {
-    if let Some(v) = value {
-        details.insert(key.into(), v.into());
-    }
 }
 
 fn at_index(index: usize, err: SourceError) -> SourceError {

@@ -444,7 +444,7 @@ fn lowercase_keys(
 
 /// A severity name or a common alias; `name` is already lowercase.
 fn severity_name(name: &str) -> Option<Severity> {
-    if let Ok(severity) = name.parse() {
+    if let Some(severity) = Severity::from_name(name) {
         return Some(severity);
     }
     match name {

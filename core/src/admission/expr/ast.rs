@@ -72,9 +72,7 @@ impl Literal {
 }
 
 pub(super) fn severity_named(text: &str) -> Option<Severity> {
-    Severity::ALL
-        .into_iter()
-        .find(|s| s.as_str().eq_ignore_ascii_case(text))
+    Severity::from_name(text)
 }
 
 /// A field path with the `Event` fields it can name decided at parse time, so evaluation

@@ -50,22 +50,10 @@ fn is_macro(word: &str) -> bool {
 
 fn macro_node(word: &str) -> Option<Node> {
     let name = word.get(3..)?;
-    let severity = Severity::ALL
-        .into_iter()
-        .find(|s| name.eq_ignore_ascii_case(s.as_str()));
-    if let Some(severity) = severity {
+    if let Some(severity) = Severity::from_name(name) {
         return Some(Node::Severity(severity));
     }
-    [
-        Category::Security,
-        Category::Compliance,
-        Category::Performance,
-        Category::Operations,
-        Category::Cost,
-    ]
-    .into_iter()
-    .find(|c| name.eq_ignore_ascii_case(c.as_str()))
-    .map(Node::Category)
+    Category::from_name(name).map(Node::Category)
 }
 
 pub(super) struct Parser {

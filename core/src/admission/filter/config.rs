@@ -270,27 +270,16 @@ impl SourceSpec {
     }
 }
 
-const CATEGORIES: [Category; 5] = [
-    Category::Security,
-    Category::Compliance,
-    Category::Performance,
-    Category::Operations,
-    Category::Cost,
-];
-
 fn parse_categories(list: &[String], field: &str) -> Result<Vec<Category>, FilterConfigError> {
     list.iter()
         .map(|name| {
-            CATEGORIES
-                .into_iter()
-                .find(|c| c.as_str().eq_ignore_ascii_case(name.trim()))
-                .ok_or_else(|| {
-                    let message = format!(
-                        "unknown category {name:?} (expected security, compliance, \
+            Category::from_name(name.trim()).ok_or_else(|| {
+                let message = format!(
+                    "unknown category {name:?} (expected security, compliance, \
                          performance, operations or cost, in any case)"
-                    );
-                    invalid(field, message)
-                })
+                );
+                invalid(field, message)
+            })
         })
         .collect()
 }

@@ -36,6 +36,37 @@ fn every_priority_maps_to_a_severity() {
 }
 
 #[test]
+fn severity_names_are_priorities_only_where_falco_has_them() {
+    assert_eq!(severity(" CRITICAL "), Some(Severity::Critical));
+    assert_eq!(severity("Info"), Some(Severity::Info));
+    assert_eq!(severity("Warn"), Some(Severity::Medium));
+    for name in ["High", "medium", "LOW", "fatal", ""] {
+        assert_eq!(severity(name), None, "{name:?}");
+    }
+}
+
+#[test]
+fn empty_strings_are_not_given() {
+    let body = json!({
+        "priority": "Notice", "rule": "r", "output": "", "hostname": "", "uuid": "",
+        "time": "", "source": "", "output_fields": {"k8s.ns.name": "", "k8s.pod.name": "web-1"}
+    })
+    .to_string();
+    let e = parse(body.as_bytes(), RECEIVED.parse().unwrap())
+        .unwrap()
+        .remove(0);
+    assert_eq!(e.description, None);
+    for key in ["output", "hostname", "uuid", "time"] {
+        assert!(!e.details.contains_key(key), "{key}");
+    }
+    assert_eq!(e.details["source"], "syscall");
+    assert_eq!(e.event_type, "runtime_alert");
+    assert_eq!(e.detected_at, RECEIVED.parse().unwrap());
+    let r = e.resource.unwrap();
+    assert_eq!((r.name.as_deref(), r.namespace), (Some("web-1"), None));
+}
+
+#[test]
 fn pod_namespace_and_container_come_from_output_fields() {
     let e = one("alert-critical.json");
     assert_eq!(e.source, "falco");
