@@ -63,19 +63,23 @@ pub enum TelemetryError {
     Sampler(String),
     #[error("OTEL_TRACES_SAMPLER_ARG={0:?} is not a ratio between 0 and 1")]
     SamplerArg(String),
+    #[error("{var}={value:?} is not an http:// or https:// URL with a host")]
+    Endpoint { var: &'static str, value: String },
     #[error("OTEL_RESOURCE_ATTRIBUTES: {0:?} is not `key=value`")]
     ResourceAttribute(String),
 }
 
 /// OTLP transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OtlpProtocol {
     Grpc,
     HttpProtobuf,
 }
 
 /// `OTEL_TRACES_SAMPLER` (+ `OTEL_TRACES_SAMPLER_ARG`), parsed and validated.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SamplerSetting {
     AlwaysOn,
     AlwaysOff,
@@ -124,7 +128,7 @@ impl SamplerSetting {
 /// Trace export settings from the standard `OTEL_*` variables (plus `POD_NAME`/`HOSTNAME` and
 /// `POD_NAMESPACE` for the resource). Endpoint, headers, timeout and compression are read by
 /// the OTLP exporter itself.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TracingSettings {
     /// The endpoint variable's value (for the start-up log line).
     pub endpoint: String,
@@ -145,11 +149,15 @@ impl TracingSettings {
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, TelemetryError> {
         let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let Some(endpoint) = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            .or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT"))
-        else {
+        let Some((endpoint_var, endpoint)) = [
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ]
+        .into_iter()
+        .find_map(|name| var(name).map(|value| (name, value))) else {
             return Ok(None);
         };
+        check_endpoint(endpoint_var, &endpoint)?;
         let protocol = match [
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
             "OTEL_EXPORTER_OTLP_PROTOCOL",
@@ -372,10 +380,13 @@ impl Drop for TelemetryGuard {
 /// Installs the global subscriber (see the module docs), the W3C TraceContext propagator and,
 /// when an OTLP endpoint is configured, the global tracer provider. Must run inside the tokio
 /// runtime (the exporter and batch processor are spawned on it).
-pub fn init(log_level: &str, format: Option<LogFormat>) -> anyhow::Result<TelemetryGuard> {
+pub fn init(
+    log_level: &str,
+    format: Option<LogFormat>,
+    settings: Option<TracingSettings>,
+) -> anyhow::Result<TelemetryGuard> {
     let filter = log_filter(log_level, std::env::var("RUST_LOG").ok().as_deref())?;
     let format = format.unwrap_or_else(default_format);
-    let settings = TracingSettings::from_env()?;
     let provider = settings.as_ref().map(|s| s.otlp_provider()).transpose()?;
     tracing_subscriber::registry()
         .with(layers(filter, format, provider.as_ref(), std::io::stderr))
@@ -438,6 +449,23 @@ fn current_ids() -> Option<(TraceId, SpanId)> {
     let span = cx.span();
     let sc = span.span_context();
     sc.is_valid().then(|| (sc.trace_id(), sc.span_id()))
+}
+
+/// The exporter's endpoint must be a URL it can connect to; checked at start (and by
+/// `--print-config`) instead of on the first export.
+fn check_endpoint(var: &'static str, value: &str) -> Result<(), TelemetryError> {
+    let refuse = || TelemetryError::Endpoint {
+        var,
+        value: value.to_string(),
+    };
+    let uri: http::Uri = value.trim().parse().map_err(|_| refuse())?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let host_ok = uri.host().is_some_and(|h| !h.is_empty());
+    if scheme_ok && host_ok {
+        Ok(())
+    } else {
+        Err(refuse())
+    }
 }
 
 /// `RUST_LOG`, when set, wins over `LOG_LEVEL`.

@@ -124,3 +124,53 @@ fn readme_values_table_lists_every_leaf_key_with_its_default() {
         );
     }
 }
+
+/// The schema node of a dotted values path.
+fn schema_node<'a>(schema: &'a Value, path: &str) -> &'a Value {
+    path.split('.')
+        .fold(schema, |node, key| &node["properties"][key])
+}
+
+/// The chart's value patterns are the binary's grammars (zen_watcher::units), character for
+/// character; e2e/tests/chart_formats.rs checks the whole chart against the binary.
+#[test]
+fn schema_patterns_are_the_binarys_grammars() {
+    use zen_watcher::units;
+    let schema: Value = serde_json::from_str(&chart_file("values.schema.json")).unwrap();
+    let durations = [
+        "leaderElection.leaseDuration",
+        "leaderElection.renewDeadline",
+        "leaderElection.retryPeriod",
+        "gc.interval",
+        "gc.timeout",
+        "dedup.occurrenceFlushInterval",
+        "limits.requestTimeout",
+        "limits.apiserverRequestTimeout",
+        "limits.headerReadTimeout",
+        "limits.bodyReadTimeout",
+        "limits.idleTimeout",
+        "limits.http2KeepAliveInterval",
+        "shutdownDrainDelay",
+    ];
+    for path in durations {
+        let node = schema_node(&schema, path);
+        assert_eq!(node["pattern"], units::DURATION_PATTERN, "{path}");
+        assert_eq!(node["maxLength"], units::DURATION_MAX_LENGTH, "{path}");
+    }
+    for path in [
+        "limits.maxRequestBytes",
+        "limits.auditMaxRequestBytes",
+        "limits.detailsMaxBytes",
+    ] {
+        let node = schema_node(&schema, path);
+        assert_eq!(node["pattern"], units::BYTES_PATTERN, "{path}");
+        assert_eq!(node["maximum"], 9_999_999_999u64, "{path}: ten digits");
+    }
+    assert_eq!(
+        schema_node(&schema, "logLevel")["pattern"],
+        units::LOG_FILTER_PATTERN
+    );
+    let key = schema_node(&schema, "filter.configMapKey");
+    assert_eq!(key["pattern"], units::CONFIG_MAP_KEY_PATTERN);
+    assert_eq!(key["maxLength"], units::CONFIG_MAP_KEY_MAX_LENGTH);
+}

@@ -236,6 +236,41 @@ fn invalid_values_exit_2_naming_variable_and_form() {
 }
 
 #[test]
+fn trace_export_settings_are_checked_and_printed_with_the_rest() {
+    let c = print_config(&[]);
+    assert_eq!(c["tracing"], Value::Null, "no endpoint: tracing off");
+    let c = print_config(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4317"),
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+    ]);
+    assert_eq!(c["tracing"]["endpoint"], "http://otel:4317");
+    assert_eq!(c["tracing"]["protocol"], "grpc");
+    assert_eq!(c["tracing"]["sampler"]["parent_based_trace_id_ratio"], 0.25);
+    for (var, value, says) in [
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "otel:4317",
+            "http:// or https://",
+        ),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", "grpc"),
+        ("OTEL_TRACES_SAMPLER", "jaeger_remote", "always_on"),
+    ] {
+        let mut env = vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4317")];
+        env.retain(|(k, _)| *k != var);
+        env.push((var, value));
+        let msg = refused(&env);
+        assert!(msg.contains(var) && msg.contains(says), "{msg}");
+    }
+    let msg = refused(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4317"),
+        ("OTEL_TRACES_SAMPLER", "traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "2"),
+    ]);
+    assert!(msg.contains("OTEL_TRACES_SAMPLER_ARG"), "{msg}");
+}
+
+#[test]
 fn help_lists_every_variable() {
     let out = watcher().arg("--help").output().unwrap();
     assert!(out.status.success());

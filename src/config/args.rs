@@ -255,7 +255,9 @@ pub struct Args {
     pub filter_configmap_key: String,
 
     // --- other ---
-    /// Log filter: a level (error, warn, info, debug, trace) or RUST_LOG-style directives.
+    /// Log filter: a level (off, error, warn, info, debug, trace) or comma-separated `level` and
+    /// `target=level` directives such as info,kube=warn (RUST_LOG, when set, wins and takes
+    /// tracing's full syntax).
     #[arg(
         long,
         env = "LOG_LEVEL",

@@ -439,11 +439,14 @@ pub(super) fn filter_configmap(
             "must not be empty".into(),
         ));
     }
-    if args.filter_configmap_key.is_empty() {
+    if !crate::units::is_config_map_key(&args.filter_configmap_key) {
         return Err(invalid(
             "FILTER_CONFIGMAP_KEY",
             "--filter-configmap-key",
-            "must not be empty".into(),
+            format!(
+                "{:?} is not a ConfigMap key (letters, digits, '-', '_' and '.', at most 253, not '.' or '..' nor starting with '..')",
+                args.filter_configmap_key
+            ),
         ));
     }
     Ok(FilterConfigMap {
@@ -453,19 +456,14 @@ pub(super) fn filter_configmap(
     })
 }
 
-/// `LOG_LEVEL`, kept as given once it parses as a tracing filter.
+/// `LOG_LEVEL`, kept as given once it is in the filter language of `units::check_log_filter`
+/// (and so a filter tracing accepts).
 pub(super) fn log_level(args: &Args) -> Result<String, ConfigError> {
-    tracing_subscriber::EnvFilter::try_new(&args.log_level).map_err(|e| {
-        invalid(
-            "LOG_LEVEL",
-            "--log-level",
-            format!(
-                "{:?} is not a level (error, warn, info, debug, trace) or RUST_LOG directive: {e}",
-                args.log_level
-            ),
-        )
-    })?;
-    Ok(args.log_level.clone())
+    let refuse = |problem: String| invalid("LOG_LEVEL", "--log-level", problem);
+    crate::units::check_log_filter(&args.log_level).map_err(refuse)?;
+    tracing_subscriber::EnvFilter::try_new(args.log_level.trim())
+        .map_err(|e| refuse(format!("{:?} is not a tracing filter: {e}", args.log_level)))?;
+    Ok(args.log_level.trim().to_string())
 }
 
 /// `CLUSTER_INGESTER_NAMESPACES`, trimmed; none given means the watcher's own namespace.

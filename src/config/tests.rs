@@ -276,6 +276,18 @@ fn log_level_must_be_a_filter() {
 }
 
 #[test]
+fn a_bare_word_is_not_a_log_level() {
+    // RUST_LOG reads `verbose` as a target, which would keep almost no line.
+    for word in ["verbose", "INFO", "warning"] {
+        let msg = message(&["--log-level", word]);
+        assert!(
+            msg.contains("LOG_LEVEL") && msg.contains("is not a level"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
 fn printed_config_redacts_the_token() {
     let c = load(&["--webhook-auth-token", "hunter2"]).unwrap();
     let json = serde_json::to_string(&c).unwrap();
