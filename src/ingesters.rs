@@ -12,6 +12,7 @@
 //! A bad Ingester only ever gets a status saying why; it never affects the others.
 
 pub mod credentials;
+pub mod events;
 mod leading;
 pub mod plan;
 mod route_sync;
@@ -46,6 +47,8 @@ pub struct Settings {
     /// `CLUSTER_INGESTER_NAMESPACES`.
     pub cluster_ingester_namespaces: Vec<String>,
     pub secret_refresh: Duration,
+    /// This replica's identity, the reporting instance of Ingester Events.
+    pub identity: String,
 }
 
 impl Settings {
@@ -53,6 +56,7 @@ impl Settings {
         Self {
             cluster_ingester_namespaces: config.cluster_ingester_namespaces.clone(),
             secret_refresh: SECRET_REFRESH,
+            identity: config.identity.clone(),
         }
     }
 }

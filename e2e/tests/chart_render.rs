@@ -397,3 +397,104 @@ fn the_service_takes_a_fixed_cluster_ip_and_refuses_one_that_is_not_an_address()
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("/service/clusterIP"), "{stderr}");
 }
+
+fn pod_spec(docs: &[Value]) -> &Value {
+    &one(docs, "Deployment")["spec"]["template"]["spec"]
+}
+
+#[test]
+fn extension_points_reach_the_deployment_and_the_release() {
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let docs = render(&[
+        "--set",
+        &format!("image.digest={digest}"),
+        "--set",
+        "image.tag=ignored",
+        "--set-json",
+        r#"extraVolumes=[{"name":"scratch","emptyDir":{}}]"#,
+        "--set-json",
+        r#"extraVolumeMounts=[{"name":"scratch","mountPath":"/scratch"}]"#,
+        "--set-json",
+        r#"envFrom=[{"secretRef":{"name":"more-settings"}}]"#,
+        "--set-json",
+        r#"extraObjects=[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"{{ .Release.Name }}-extra"}},"apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: helper-{{ .Release.Namespace }}"]"#,
+        "--set-json",
+        r#"topologySpreadConstraints=[{"maxSkew":2,"topologyKey":"topology.kubernetes.io/zone","whenUnsatisfiable":"DoNotSchedule","labelSelector":{"matchLabels":{"app.kubernetes.io/instance":"{{ .Release.Name }}"}}}]"#,
+        "--set",
+        "deploymentAnnotations.team=platform",
+        "--set",
+        "revisionHistoryLimit=3",
+    ]);
+    let deployment = one(&docs, "Deployment");
+    assert_eq!(deployment["metadata"]["annotations"]["team"], "platform");
+    assert_eq!(deployment["spec"]["revisionHistoryLimit"], 3);
+    let pod = pod_spec(&docs);
+    let container = &pod["containers"][0];
+    assert_eq!(
+        container["image"],
+        format!("ghcr.io/kube-zen/zen-watcher@{digest}")
+    );
+    assert_eq!(
+        container["envFrom"][0]["secretRef"]["name"],
+        "more-settings"
+    );
+    assert!(
+        container["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "scratch" && m["mountPath"] == "/scratch")
+    );
+    assert!(
+        pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == "scratch")
+    );
+    let spread = pod["topologySpreadConstraints"].as_array().unwrap();
+    assert_eq!(spread.len(), 1, "the list replaces the built-in constraint");
+    assert_eq!(spread[0]["topologyKey"], "topology.kubernetes.io/zone");
+    assert_eq!(
+        spread[0]["labelSelector"]["matchLabels"]["app.kubernetes.io/instance"], "zen-watcher",
+        "rendered with tpl"
+    );
+    let names = |kind: &str| -> Vec<String> {
+        find(&docs, kind)
+            .iter()
+            .map(|d| d["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(names("ConfigMap").contains(&"zen-watcher-extra".to_string()));
+    assert!(names("ServiceAccount").contains(&format!("helper-{NS}")));
+
+    // Defaults: the tag (appVersion), the built-in spread constraint, 10 revisions.
+    let docs = render(&[]);
+    let pod = pod_spec(&docs);
+    let chart: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(zen_watcher_e2e::chart::chart_dir().join("Chart.yaml")).unwrap(),
+    )
+    .unwrap();
+    let app_version = chart["appVersion"].as_str().unwrap();
+    assert_eq!(
+        pod["containers"][0]["image"],
+        format!("ghcr.io/kube-zen/zen-watcher:{app_version}")
+    );
+    assert!(pod["containers"][0].get("envFrom").is_none());
+    assert_eq!(
+        pod["topologySpreadConstraints"][0]["topologyKey"],
+        "kubernetes.io/hostname"
+    );
+    assert_eq!(one(&docs, "Deployment")["spec"]["revisionHistoryLimit"], 10);
+    // Artifact Hub lists the image of this appVersion.
+    let images = chart["annotations"]["artifacthub.io/images"]
+        .as_str()
+        .unwrap();
+    assert!(
+        images.contains(&format!("ghcr.io/kube-zen/zen-watcher:{app_version}")),
+        "{images}"
+    );
+
+    let out = template(&["--set", "image.digest=latest"]);
+    assert!(!out.status.success(), "a digest must be sha256:<hex>");
+}

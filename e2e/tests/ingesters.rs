@@ -71,6 +71,7 @@ impl Harness {
         let settings = Settings {
             cluster_ingester_namespaces: cluster,
             secret_refresh: Duration::from_secs(2),
+            identity: format!("e2e-{fallback_ns}"),
         };
         let findings = Findings::new(pipeline, queue, writer, Arc::new(|| true));
         let orchestrator = Arc::new(Orchestrator::new(
@@ -262,9 +263,53 @@ async fn a_second_ingester_on_a_taken_path_conflicts() {
     assert_eq!(status.observed_generation, loser.metadata.generation);
     assert_eq!(status.last_error.as_deref(), Some(message.as_str()));
     assert_eq!(harness.routes.get(&path).unwrap().name, "a-first");
+    // `kubectl describe ingester` tells the same story.
+    wait_event(&ns, "a-first", "Normal", "Accepted", "Routed").await;
+    let refused = wait_event(&ns, "b-second", "Warning", "Refused", "PathConflict").await;
+    assert_eq!(refused, message);
 
     delete_all_ingesters(&ns).await;
     harness.stop().await;
+}
+
+/// Waits for an events.k8s.io Event about Ingester `name`; returns its note.
+async fn wait_event(
+    ns: &TestNamespace,
+    name: &str,
+    type_: &str,
+    action: &str,
+    reason: &str,
+) -> String {
+    use k8s_openapi::api::events::v1::Event;
+    let api = ns.api::<Event>();
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = api.list(&Default::default()).await.unwrap().items;
+        let found = seen.iter().find(|e| {
+            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                && e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("Ingester")
+                && e.type_.as_deref() == Some(type_)
+                && e.action.as_deref() == Some(action)
+                && e.reason.as_deref() == Some(reason)
+        });
+        if let Some(event) = found {
+            assert_eq!(event.reporting_controller.as_deref(), Some("zen-watcher"));
+            return event.note.clone().unwrap_or_default();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let summary: Vec<_> = seen
+        .iter()
+        .map(|e| {
+            (
+                e.regarding.as_ref().and_then(|r| r.name.clone()),
+                e.type_.clone(),
+                e.action.clone(),
+                e.reason.clone(),
+            )
+        })
+        .collect();
+    panic!("no {type_} {action} {reason} Event for Ingester {name}; saw {summary:?}");
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Orchestrator;
+use super::events::{IngesterEvents, ready_event};
 use super::plan::{IngesterKey, Plan, PlannedIngester, Revision};
 use super::source::{Source, SourceReport};
 use super::status::{ReadyCondition, next_status, status_patch};
@@ -35,11 +36,13 @@ struct Leader {
     reported: BTreeMap<IngesterKey, ReadyCondition>,
     /// What this term wrote last, until the Ingester watch brings it back.
     written: BTreeMap<IngesterKey, (Revision, IngesterStatus)>,
+    events: IngesterEvents,
 }
 
 pub(super) async fn run(orchestrator: Arc<Orchestrator>, term: CancellationToken) {
     let mut plans = orchestrator.plan.subscribe();
     let (reports, mut incoming) = mpsc::unbounded_channel();
+    let events = IngesterEvents::new(orchestrator.client.clone(), &orchestrator.settings.identity);
     let mut leader = Leader {
         orchestrator,
         term: term.clone(),
@@ -48,6 +51,7 @@ pub(super) async fn run(orchestrator: Arc<Orchestrator>, term: CancellationToken
         sources: BTreeMap::new(),
         reported: BTreeMap::new(),
         written: BTreeMap::new(),
+        events,
     };
     let mut retry = tokio::time::interval(STATUS_RETRY);
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -173,6 +177,14 @@ impl Leader {
             };
             match patch_status(&self.orchestrator, key, &status).await {
                 Ok(()) => {
+                    let before = self
+                        .written
+                        .get(key)
+                        .filter(|(revision, _)| revision.uid == planned.revision.uid)
+                        .map_or(&planned.status, |(_, written)| written);
+                    if let Some(event) = ready_event(before, &status) {
+                        self.events.publish(key, &planned.revision, &event).await;
+                    }
                     self.written
                         .insert(key.clone(), (planned.revision.clone(), status));
                 }

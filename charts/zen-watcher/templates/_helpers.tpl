@@ -178,3 +178,15 @@ The floors and orderings of durations and sizes that the binary refuses at start
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The container image: repository@digest when image.digest is set (the tag is then ignored),
+else repository:tag (tag defaulting to the chart's appVersion).
+*/}}
+{{- define "zen-watcher.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+{{- end -}}

@@ -32,10 +32,24 @@ pub const RESERVED_PATHS: [&str; 5] = [
     doc = "Declares a source of events (an informer or a webhook path) and how its events become Observations",
     printcolumn(name = "Source", type_ = "string", json_path = ".spec.source"),
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.ingester"),
+    category = "zen",
     printcolumn(
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        description = "Why the Ingester is or is not Ready"
+    ),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
+        description = "What to do about it (kubectl get -o wide)",
+        priority = "1"
     ),
     printcolumn(
         name = "Age",
@@ -63,14 +77,18 @@ pub struct IngesterSpec {
     pub source: String,
     /// How events arrive.
     pub ingester: IngesterKind,
+    /// Required when `ingester: informer`: the resource to watch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub informer: Option<InformerSource>,
+    /// Required when `ingester: webhook`: the path to serve and its auth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalization: Option<Normalization>,
+    /// Which events become Observations; everything else is counted as filtered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filters: Option<IngesterFilters>,
+    /// How repeats of one event are suppressed and counted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deduplication: Option<Deduplication>,
     /// How long Observations of this source live, e.g. `7d`, `12h` (clamped to 60s..1 year).
@@ -93,15 +111,18 @@ pub enum IngesterKind {
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct InformerSource {
+    /// The resource to watch (required).
     pub gvr: Option<Gvr>,
     /// Namespace to watch; empty means the Ingester's own namespace, or all namespaces for an
     /// Ingester in one of `CLUSTER_INGESTER_NAMESPACES`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 63))]
     pub namespace: Option<String>,
+    /// Label selector of the watched objects, e.g. `app=web,tier!=cache`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
     pub label_selector: Option<String>,
+    /// Field selector of the watched objects, e.g. `status.phase=Failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
     pub field_selector: Option<String>,
@@ -110,11 +131,14 @@ pub struct InformerSource {
 /// A group/version/resource; `group` is empty for the core API.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Gvr {
+    /// API group; empty for the core API (Pods, Events, ...).
     #[serde(default)]
     #[schemars(length(max = 253))]
     pub group: String,
+    /// API version, e.g. `v1`.
     #[schemars(length(min = 1, max = 63))]
     pub version: String,
+    /// Resource (plural, lower case), e.g. `deployments`.
     #[schemars(length(min = 1, max = 253))]
     pub resource: String,
 }
@@ -130,6 +154,7 @@ pub struct WebhookSource {
     ).message("webhook path is reserved by zen-watcher"))]
     #[schemars(length(min = 1, max = 253))]
     pub path: String,
+    /// Per-path credentials; without it the global webhook token applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<WebhookAuth>,
 }
@@ -145,6 +170,7 @@ pub struct WebhookAuth {
     /// `secretName` in the Ingester's namespace replace the global token for this path.
     #[serde(rename = "type")]
     pub type_: WebhookAuthType,
+    /// Secret in the Ingester's namespace with `token` (bearer) or `username` and `password` (basic); required unless `type: none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 253))]
     pub secret_name: Option<String>,
@@ -166,6 +192,7 @@ pub enum WebhookAuthType {
 pub struct Normalization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<Category>,
+    /// The Observation's `spec.eventType`, e.g. `deployment_failed` (lower case, digits, `_` and `-`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 128), regex(pattern = r"^[a-z0-9_-]+$"))]
     pub event_type: Option<String>,
@@ -181,14 +208,17 @@ pub struct Normalization {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
     pub field_mapping: Vec<FieldMapping>,
+    /// Where the affected object's identity is in the payload or object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<ResourcePaths>,
 }
 
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
 pub struct FieldMapping {
+    /// Dotted path in the payload or object, e.g. `alert.labels.team`.
     #[schemars(length(min = 1, max = 256))]
     pub from: String,
+    /// Key under the Observation's `details`.
     #[schemars(length(min = 1, max = 256))]
     pub to: String,
 }
@@ -198,15 +228,19 @@ pub struct FieldMapping {
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourcePaths {
+    /// Dotted path of the object's apiVersion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
     pub api_version: Option<String>,
+    /// Dotted path of the object's kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
     pub kind: Option<String>,
+    /// Dotted path of the object's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
     pub name: Option<String>,
+    /// Dotted path of the object's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
     pub namespace: Option<String>,
@@ -217,21 +251,27 @@ pub struct ResourcePaths {
 pub struct IngesterFilters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_severity: Option<Severity>,
+    /// Keep only events in these namespaces (empty: all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256), inner(length(max = 63)))]
     pub include_namespaces: Vec<String>,
+    /// Drop events in these namespaces.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256), inner(length(max = 63)))]
     pub exclude_namespaces: Vec<String>,
+    /// Keep only events about these kinds, e.g. `Deployment` (empty: all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256), inner(length(max = 253)))]
     pub include_kinds: Vec<String>,
+    /// Drop events about these kinds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256), inner(length(max = 253)))]
     pub exclude_kinds: Vec<String>,
+    /// Keep only these event types (empty: all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256), inner(length(max = 128)))]
     pub include_event_types: Vec<String>,
+    /// Drop these event types.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256), inner(length(max = 128)))]
     pub exclude_event_types: Vec<String>,
@@ -259,8 +299,10 @@ pub struct Deduplication {
 
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
 pub struct Destination {
+    /// `crd`: the only destination type.
     #[serde(rename = "type")]
     pub type_: DestinationType,
+    /// `observations`: Observation resources in the event's namespace.
     pub value: DestinationValue,
 }
 

@@ -20,6 +20,7 @@ use super::common::{Category, ResourceRef, Severity, free_form_object};
     namespaced,
     shortname = "obs",
     shortname = "obsv",
+    category = "zen",
     status = "ObservationStatus",
     doc = "A normalised signal from a security or operations tool",
     printcolumn(name = "Source", type_ = "string", json_path = ".spec.source"),
@@ -70,9 +71,11 @@ pub struct ObservationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 31_536_000))]
     pub ttl_seconds_after_creation: Option<i64>,
+    /// One line about what happened, e.g. the Falco rule or `CVE-2024-1234 in openssl 3.0.1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
     pub title: Option<String>,
+    /// The source's own text about it, e.g. Falco's output or the CVE's title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 32_768))]
     pub description: Option<String>,

@@ -152,11 +152,73 @@ fn ingester_identity_and_columns() {
     assert_eq!(v["name"], "v1alpha1");
     assert_eq!(v["subresources"]["status"], serde_json::json!({}));
     let names: Vec<String> = columns(&crd).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names, ["Source", "Type", "Ready", "Age"]);
-    assert!(columns(&crd).contains(&(
-        "Ready".into(),
-        ".status.conditions[?(@.type==\"Ready\")].status".into()
-    )));
+    assert_eq!(
+        names,
+        ["Source", "Type", "Ready", "Reason", "Message", "Age"]
+    );
+    for (column, field) in [
+        ("Ready", "status"),
+        ("Reason", "reason"),
+        ("Message", "message"),
+    ] {
+        assert!(
+            columns(&crd).contains(&(
+                column.into(),
+                format!(".status.conditions[?(@.type==\"Ready\")].{field}")
+            )),
+            "{column}"
+        );
+    }
+    let message = &v["additionalPrinterColumns"][4];
+    assert_eq!(message["priority"], 1, "the message shows with -o wide");
+}
+
+#[test]
+fn both_kinds_are_in_the_zen_category() {
+    for name in ["ingesters.zen.kube-zen.io", "observations.zen.kube-zen.io"] {
+        let crd = crd_json(name);
+        assert_eq!(
+            strings(&crd["spec"]["names"]["categories"]),
+            ["zen"],
+            "{name}"
+        );
+    }
+}
+
+/// Paths of schema properties without a description (what `kubectl explain` shows empty).
+fn undescribed(path: &str, node: &Value, out: &mut Vec<String>) {
+    if let Some(properties) = node["properties"].as_object() {
+        for (key, child) in properties {
+            let child_path = format!("{path}.{key}");
+            if child["description"].as_str().is_none_or(str::is_empty) {
+                out.push(child_path.clone());
+            }
+            undescribed(&child_path, child, out);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if node[key].is_object() {
+            undescribed(&format!("{path}[]"), &node[key], out);
+        }
+    }
+}
+
+#[test]
+fn every_field_has_a_description_for_kubectl_explain() {
+    for name in ["ingesters.zen.kube-zen.io", "observations.zen.kube-zen.io"] {
+        let crd = crd_json(name);
+        let root = schema(&crd);
+        let mut missing = Vec::new();
+        for top in ["spec", "status"] {
+            if root["properties"][top].is_object() {
+                undescribed(top, &root["properties"][top], &mut missing);
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "{name}: no description for {missing:#?}"
+        );
+    }
 }
 
 #[test]
